@@ -1,0 +1,257 @@
+// The exercise's Auth class: registration, login, sessions and password reset, independent of any transport.
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
+import { AuthError } from '../errors';
+import type { User } from '../entities/user.entity';
+import type { Clock } from './clock';
+import { checkNewPassword, isPlausiblePassword, normaliseEmail, parseEmail } from './input-policy';
+import type { PasswordHasher } from './password';
+import { SessionRepository } from './session.repository';
+import type { SessionStore } from './session-store';
+import { generateToken, hashToken, isWellFormedToken } from './tokens';
+import { UserRepository } from './user.repository';
+
+const MS_PER_SECOND = 1000;
+
+/** What a client may know about a user: never a hash, token or session. */
+export interface PublicUser {
+  readonly id: number;
+  readonly email: string;
+  readonly createdAt: Date;
+}
+
+/** How long sessions and reset tokens live. */
+export interface AuthLifetimes {
+  readonly sessionIdleTtlSeconds: number;
+  readonly sessionAbsoluteTtlSeconds: number;
+  readonly sessionTouchIntervalSeconds: number;
+  readonly resetTokenTtlSeconds: number;
+}
+
+/** A session just created: the secret for the cookie and how long the cookie should live. */
+export interface NewSession {
+  readonly user: PublicUser;
+  /** The cookie value. It exists only here and in the client's cookie jar; the database has its hash. */
+  readonly token: string;
+  readonly maxAgeSeconds: number;
+}
+
+/** The result of checking a session cookie: the user, and whether its expiry moved (so the cookie should too). */
+export interface ValidSession {
+  readonly sessionId: number;
+  readonly user: PublicUser;
+  readonly expiresAt: Date;
+  /** True when this request extended the sliding expiry; the transport then re-sends the cookie. */
+  readonly refreshed: boolean;
+  /** Seconds from now until the session expires: the Max-Age for a re-sent cookie. */
+  readonly maxAgeSeconds: number;
+}
+
+/** A reset token just issued for an email. */
+export interface ResetTokenGrant {
+  readonly email: string;
+  readonly resetToken: string;
+}
+
+/** Dependencies of AuthService, wired by the composition root. */
+export interface AuthServiceDeps {
+  readonly em: SqlEntityManager;
+  readonly sessionStore: SessionStore;
+  readonly passwords: PasswordHasher;
+  readonly clock: Clock;
+  readonly lifetimes: AuthLifetimes;
+}
+
+function toPublicUser(user: Pick<User, 'id' | 'email' | 'createdAt'>): PublicUser {
+  return { id: user.id, email: user.email, createdAt: user.createdAt };
+}
+
+function addSeconds(date: Date, seconds: number): Date {
+  return new Date(date.getTime() + seconds * MS_PER_SECOND);
+}
+
+/**
+ * Every auth operation, with the exercise's method names. Knows nothing about HTTP or GraphQL and never
+ * reads the environment. Expected absence is a value (null / false); expected failures are AuthErrors.
+ */
+export class AuthService {
+  private readonly em: SqlEntityManager;
+  private readonly sessionStore: SessionStore;
+  private readonly passwords: PasswordHasher;
+  private readonly clock: Clock;
+  private readonly lifetimes: AuthLifetimes;
+
+  constructor(deps: AuthServiceDeps) {
+    this.em = deps.em;
+    this.sessionStore = deps.sessionStore;
+    this.passwords = deps.passwords;
+    this.clock = deps.clock;
+    this.lifetimes = deps.lifetimes;
+  }
+
+  /**
+   * Creates an account.
+   * @throws AuthError BAD_USER_INPUT (policy), EMAIL_TAKEN (also when two registrations of one email race).
+   */
+  async registerUser(rawEmail: string, password: string): Promise<PublicUser> {
+    const email = parseEmail(rawEmail);
+    checkNewPassword(password);
+    const users = this.users();
+    // A cheap check first, so taken emails do not cost a bcrypt hash; the unique index below is what decides.
+    if ((await users.findByEmail(email)) !== null) throw new AuthError('EMAIL_TAKEN');
+    const hashedPassword = await this.passwords.hash(password);
+    try {
+      return toPublicUser(await users.addUser(email, hashedPassword));
+    } catch (error) {
+      // Two registrations raced past the check above: the unique index let one in, this one lost.
+      if (error instanceof UniqueConstraintViolationException) throw new AuthError('EMAIL_TAKEN');
+      throw error;
+    }
+  }
+
+  /** Whether the email and password belong together (the exercise's `valid_login`). */
+  async validLogin(rawEmail: string, password: string): Promise<boolean> {
+    return (await this.checkCredentials(rawEmail, password)) !== null;
+  }
+
+  /** Starts a session for a registered email and returns its token, or null for an unknown email. */
+  async createSession(rawEmail: string): Promise<string | null> {
+    const user = await this.users().findByEmail(normaliseEmail(rawEmail));
+    return user === null ? null : (await this.startSession(user)).token;
+  }
+
+  /**
+   * Checks credentials and starts a session in one step, as both transports' login does.
+   * @throws AuthError INVALID_CREDENTIALS, the same for an unknown email and a wrong password.
+   */
+  async login(rawEmail: string, password: string): Promise<NewSession> {
+    const user = await this.checkCredentials(rawEmail, password);
+    if (user === null) throw new AuthError('INVALID_CREDENTIALS');
+    return this.startSession(user);
+  }
+
+  /** The user a session token belongs to, or null (unknown, expired or malformed token). */
+  async getUserFromSessionId(token: unknown): Promise<PublicUser | null> {
+    return (await this.validateSession(token))?.user ?? null;
+  }
+
+  /**
+   * Checks a session token: null when it is malformed, unknown or expired (idle or absolute).
+   * Extends the sliding expiry at most once per touch interval, so most requests are one read and no write.
+   */
+  async validateSession(token: unknown): Promise<ValidSession | null> {
+    // Malformed values never reach the database: it saves a query and keeps garbage out of SQL parameters.
+    if (!isWellFormedToken(token)) return null;
+    const record = await this.sessionStore.findByTokenHash(hashToken(token));
+    if (record === null) return null;
+
+    const now = this.clock.now();
+    const absoluteEnd = addSeconds(record.sessionCreatedAt, this.lifetimes.sessionAbsoluteTtlSeconds);
+    // Both limits are checked here, not only the stored expiry, so a lowered TTL applies to existing sessions.
+    if (now >= record.expiresAt || now >= absoluteEnd) {
+      await this.sessions().deleteById(record.sessionId);
+      return null;
+    }
+
+    const user = { id: record.userId, email: record.email, createdAt: record.userCreatedAt };
+    const sinceLastWriteMs = now.getTime() - record.lastSeenAt.getTime();
+    const refreshed = sinceLastWriteMs >= this.lifetimes.sessionTouchIntervalSeconds * MS_PER_SECOND;
+    const expiresAt = refreshed ? this.sessionExpiry(now, record.sessionCreatedAt) : record.expiresAt;
+    if (refreshed) await this.sessions().touch(record.sessionId, now, expiresAt);
+    const maxAgeSeconds = Math.floor((expiresAt.getTime() - now.getTime()) / MS_PER_SECOND);
+    return { sessionId: record.sessionId, user, expiresAt, refreshed, maxAgeSeconds };
+  }
+
+  /**
+   * Ends the session with this token (the exercise's `destroy_session`). Returns false when there was no
+   * valid session to end: an expired one counts as none, as it does for every other request.
+   */
+  async destroySession(token: unknown): Promise<boolean> {
+    const session = await this.validateSession(token);
+    if (session === null) return false;
+    return (await this.sessions().deleteById(session.sessionId)) > 0;
+  }
+
+  /**
+   * Issues a fresh reset token for a registered email, valid for the configured time; a new request
+   * replaces any earlier token. Only the token's hash is stored.
+   * @throws AuthError BAD_USER_INPUT (malformed email), EMAIL_NOT_REGISTERED.
+   */
+  async getResetPasswordToken(rawEmail: string): Promise<ResetTokenGrant> {
+    const email = parseEmail(rawEmail);
+    const users = this.users();
+    const user = await users.findByEmail(email);
+    if (user === null) throw new AuthError('EMAIL_NOT_REGISTERED');
+    const resetToken = generateToken();
+    const expiresAt = addSeconds(this.clock.now(), this.lifetimes.resetTokenTtlSeconds);
+    await users.updateUser(user.id, { resetToken: hashToken(resetToken), resetTokenExpiresAt: expiresAt });
+    return { email: user.email, resetToken };
+  }
+
+  /**
+   * Sets a new password with a reset token (the exercise's `update_password`). The token must belong to this
+   * email and be unexpired; it is consumed atomically (of two concurrent uses exactly one succeeds), and every
+   * session of the user ends, since a reset usually means someone else may have had the password.
+   * @throws AuthError BAD_USER_INPUT (password policy), INVALID_RESET_TOKEN.
+   */
+  async updatePassword(rawEmail: string, resetToken: unknown, newPassword: string): Promise<PublicUser> {
+    checkNewPassword(newPassword, 'new_password');
+    if (!isWellFormedToken(resetToken)) throw new AuthError('INVALID_RESET_TOKEN');
+    const tokenHash = hashToken(resetToken);
+    const user = await this.users().findByEmail(normaliseEmail(rawEmail));
+    // Check before hashing so that guessing tokens cannot make us burn bcrypt time; the UPDATE below re-checks.
+    if (
+      user === null ||
+      user.resetToken !== tokenHash ||
+      user.resetTokenExpiresAt === null ||
+      user.resetTokenExpiresAt <= this.clock.now()
+    ) {
+      throw new AuthError('INVALID_RESET_TOKEN');
+    }
+    const hashedPassword = await this.passwords.hash(newPassword);
+    await this.em.fork().transactional(async (tx) => {
+      const consumed = await new UserRepository(tx).consumeResetToken(
+        user.id,
+        tokenHash,
+        this.clock.now(),
+        hashedPassword,
+      );
+      if (!consumed) throw new AuthError('INVALID_RESET_TOKEN');
+      await new SessionRepository(tx).deleteAllForUser(user.id);
+    });
+    return toPublicUser(user);
+  }
+
+  /** The user whose password matches, or null. Always spends exactly one bcrypt compare on a plausible password. */
+  private async checkCredentials(rawEmail: string, password: string): Promise<User | null> {
+    // A password no account can have is refused without bcrypt; above all, a password past bcrypt's 72 bytes is
+    // never compared, because bcrypt would check only its first 72 bytes.
+    if (!isPlausiblePassword(password)) return null;
+    const user = await this.users().findByEmail(normaliseEmail(rawEmail));
+    if (user === null) return this.passwords.verifyDummy(password).then(() => null);
+    return (await this.passwords.verify(password, user.hashedPassword)) ? user : null;
+  }
+
+  private async startSession(user: User): Promise<NewSession> {
+    const token = generateToken();
+    const now = this.clock.now();
+    await this.sessions().createSession(user.id, hashToken(token), now, this.sessionExpiry(now, now));
+    // The idle TTL never exceeds the absolute one (config checks it), so a fresh session's cookie lives idle-TTL long.
+    return { user: toPublicUser(user), token, maxAgeSeconds: this.lifetimes.sessionIdleTtlSeconds };
+  }
+
+  /** The sliding expiry: idle TTL from now, capped by the absolute TTL from login. */
+  private sessionExpiry(now: Date, createdAt: Date): Date {
+    const idleEnd = addSeconds(now, this.lifetimes.sessionIdleTtlSeconds);
+    const absoluteEnd = addSeconds(createdAt, this.lifetimes.sessionAbsoluteTtlSeconds);
+    return idleEnd < absoluteEnd ? idleEnd : absoluteEnd;
+  }
+
+  private users(): UserRepository {
+    return new UserRepository(this.em.fork());
+  }
+
+  private sessions(): SessionRepository {
+    return new SessionRepository(this.em.fork());
+  }
+}

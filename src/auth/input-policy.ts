@@ -1,0 +1,68 @@
+// The input policy for emails and passwords: pure checks shared by both transports.
+import { AuthError } from '../errors';
+import { EMAIL_MAX_LENGTH } from '../entities/user.entity';
+
+/** bcrypt silently ignores bytes past 72, so a longer password would be only partly checked: refuse it instead. */
+export const PASSWORD_MAX_BYTES = 72;
+export const PASSWORD_MIN_BYTES = 8;
+
+// Whitespace, C0/C1 controls and U+2028/2029 never belong in an address and are a classic header-injection tool.
+const FORBIDDEN_EMAIL_CHARS = /[\s\p{Cc}]/u;
+
+/** The form an email is stored and compared in: trimmed and lower-cased. */
+export function normaliseEmail(raw: string): string {
+  return raw.trim().toLowerCase();
+}
+
+/**
+ * Normalises and checks an email for registration: at most 254 characters, exactly one `@`,
+ * a non-empty local part and domain, no whitespace or control characters.
+ * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
+ */
+export function parseEmail(raw: string): string {
+  const email = normaliseEmail(raw);
+  if (email === '') throw new AuthError('BAD_USER_INPUT', 'email must not be empty');
+  if ([...email].length > EMAIL_MAX_LENGTH) {
+    throw new AuthError('BAD_USER_INPUT', `email must be at most ${EMAIL_MAX_LENGTH} characters`);
+  }
+  if (FORBIDDEN_EMAIL_CHARS.test(email)) {
+    throw new AuthError('BAD_USER_INPUT', 'email must not contain spaces or control characters');
+  }
+  const parts = email.split('@');
+  if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+    throw new AuthError(
+      'BAD_USER_INPUT',
+      'email must have exactly one @ with a name before it and a domain after it',
+    );
+  }
+  return email;
+}
+
+/**
+ * Checks a new password: 8 to 72 UTF-8 bytes, no NUL character. Never trimmed: spaces are part of a password.
+ * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
+ */
+export function checkNewPassword(password: string, field = 'password'): void {
+  const bytes = Buffer.byteLength(password, 'utf8');
+  if (bytes < PASSWORD_MIN_BYTES) {
+    throw new AuthError('BAD_USER_INPUT', `${field} must be at least ${PASSWORD_MIN_BYTES} bytes long`);
+  }
+  if (bytes > PASSWORD_MAX_BYTES) {
+    throw new AuthError(
+      'BAD_USER_INPUT',
+      `${field} must be at most ${PASSWORD_MAX_BYTES} bytes long in UTF-8 (bcrypt ignores anything longer)`,
+    );
+  }
+  // bcrypt's C core stops at the first NUL byte, so "abc\0anything" would hash as "abc": refuse it.
+  if (password.includes('\0'))
+    throw new AuthError('BAD_USER_INPUT', `${field} must not contain NUL characters`);
+}
+
+/**
+ * Whether a password could have passed `checkNewPassword`. Login uses it to refuse impossible passwords
+ * without spending a bcrypt compare, and to never compare a truncated prefix (bcrypt's 72-byte limit).
+ */
+export function isPlausiblePassword(password: string): boolean {
+  const bytes = Buffer.byteLength(password, 'utf8');
+  return bytes >= PASSWORD_MIN_BYTES && bytes <= PASSWORD_MAX_BYTES && !password.includes('\0');
+}

@@ -1,0 +1,63 @@
+// The one catalogue of error codes: each stable UPPER_SNAKE code with its HTTP status and default message.
+
+/**
+ * Every error a client can see. GraphQL puts the code in `extensions.code`; the REST shim answers
+ * `{"message": ...}` with the status below. Codes are API: never rename one.
+ */
+export const ERROR_CATALOGUE = {
+  BAD_USER_INPUT: { status: 400, message: 'invalid input' },
+  EMAIL_TAKEN: { status: 400, message: 'email already registered' },
+  INVALID_CREDENTIALS: { status: 401, message: 'invalid email or password' },
+  // 403 rather than 401 for a missing session: that is the exercise's contract for /profile and DELETE /sessions.
+  UNAUTHENTICATED: { status: 403, message: 'no valid session' },
+  EMAIL_NOT_REGISTERED: { status: 403, message: 'email not registered' },
+  INVALID_RESET_TOKEN: { status: 403, message: 'invalid or expired reset token' },
+  NOT_FOUND: { status: 404, message: 'not found' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'unsupported content type: use application/x-www-form-urlencoded or application/json',
+  },
+  // Raised by UserRepository.findUserBy (the exercise's NoResultFound): the service turns it into a
+  // transport-specific answer, so reaching a client means a bug, hence "internal".
+  USER_NOT_FOUND: { status: 500, message: 'internal server error' },
+  // The exercise's InvalidRequestError: a query or update named a field that User does not have. Always a bug.
+  INVALID_QUERY: { status: 500, message: 'internal server error' },
+  INTERNAL_SERVER_ERROR: { status: 500, message: 'internal server error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A stable error code from the catalogue. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/**
+ * An expected failure of an auth operation. `message` is safe to show to a client
+ * (it never contains a password, hash or token); 5xx codes never show theirs.
+ */
+export class AuthError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message?: string) {
+    super(message ?? ERROR_CATALOGUE[code].message);
+    this.name = 'AuthError';
+    this.code = code;
+  }
+
+  /** The HTTP status the REST shim answers with. */
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  /** Whether the message may be shown to the client (4xx) or must be replaced by the generic one (5xx). */
+  get exposed(): boolean {
+    return this.status < 500;
+  }
+}
+
+/** The status and body a client gets for any thrown value: catalogue errors keep their message, the rest are hidden. */
+export function publicError(error: unknown): { code: ErrorCode; status: number; message: string } {
+  if (error instanceof AuthError && error.exposed) {
+    return { code: error.code, status: error.status, message: error.message };
+  }
+  const { status, message } = ERROR_CATALOGUE.INTERNAL_SERVER_ERROR;
+  return { code: 'INTERNAL_SERVER_ERROR', status, message };
+}

@@ -1,0 +1,61 @@
+// Per-request access to the caller's session for both transports: read once from the cookie, and written back.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthService, NewSession, ValidSession } from '../auth/auth.service';
+import { clearedSessionCookie, readSessionCookie, sessionCookie } from './cookies';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The session lookup for this request, started on first use and shared by every later use. */
+    authSession: Promise<ValidSession | null> | null;
+  }
+}
+
+/**
+ * Connects HTTP requests to AuthService sessions. The lookup is lazy: requests that never ask who is calling
+ * (register, login, GET /) never touch the sessions table, and one that asks twice reads it once.
+ */
+export class HttpSessions {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly cookieSecure: boolean,
+  ) {}
+
+  /** Adds the per-request slot to the Fastify instance; call once at start. */
+  register(app: FastifyInstance): void {
+    app.decorateRequest('authSession', null);
+  }
+
+  /** The valid session of this request, or null. Re-sends the cookie when the sliding expiry moved. */
+  current(request: FastifyRequest, reply: FastifyReply): Promise<ValidSession | null> {
+    request.authSession ??= this.lookup(request, reply);
+    return request.authSession;
+  }
+
+  /** Sends the cookie of a session just created by a login. */
+  started(reply: FastifyReply, session: NewSession): void {
+    reply.header('set-cookie', sessionCookie(session.token, session.maxAgeSeconds, this.cookieSecure));
+  }
+
+  /** Ends this request's session, if it has a valid one; returns whether one ended. */
+  async end(request: FastifyRequest): Promise<boolean> {
+    const ended = await this.auth.destroySession(readSessionCookie(request.headers.cookie));
+    request.authSession = Promise.resolve(null);
+    return ended;
+  }
+
+  /** Tells the client to drop its session cookie. */
+  clearCookie(reply: FastifyReply): void {
+    reply.header('set-cookie', clearedSessionCookie(this.cookieSecure));
+  }
+
+  private async lookup(request: FastifyRequest, reply: FastifyReply): Promise<ValidSession | null> {
+    const token = readSessionCookie(request.headers.cookie);
+    if (token === undefined) return null;
+    const session = await this.auth.validateSession(token);
+    // A moved expiry must reach the browser too, or its cookie would lapse before the session does.
+    if (session?.refreshed === true) {
+      reply.header('set-cookie', sessionCookie(token, session.maxAgeSeconds, this.cookieSecure));
+    }
+    return session;
+  }
+}

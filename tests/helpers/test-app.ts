@@ -1,0 +1,47 @@
+// The real app on a fresh in-memory SQLite database, with a cheap bcrypt cost, a movable clock and captured logs.
+import { createApp, type App } from '../../src/app';
+import type { Clock } from '../../src/auth/clock';
+import { loadConfig, type Config } from '../../src/config';
+
+/** A clock that only moves when a test says so. */
+export class ManualClock implements Clock {
+  private currentMs: number;
+
+  constructor(start: Date = new Date()) {
+    this.currentMs = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.currentMs);
+  }
+
+  /** Moves time forward by this many seconds. */
+  advanceSeconds(seconds: number): void {
+    this.currentMs += seconds * 1000;
+  }
+}
+
+/** A running test instance: the app plus its clock, config and every log line it wrote. */
+export interface TestApp extends App {
+  readonly clock: ManualClock;
+  readonly config: Config;
+  readonly logLines: string[];
+}
+
+/**
+ * Builds the real app (all plugins, routes, migrations) on `:memory:` SQLite. `env` overrides any variable,
+ * exactly as the process environment would. Close it in afterAll/afterEach.
+ */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const config = loadConfig({
+    DATABASE_URL: ':memory:',
+    BCRYPT_ROUNDS: '4',
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'test',
+    ...env,
+  });
+  const clock = new ManualClock();
+  const logLines: string[] = [];
+  const app = await createApp(config, { clock, logStream: { write: (line) => void logLines.push(line) } });
+  return { ...app, clock, config, logLines };
+}
