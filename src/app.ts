@@ -33,6 +33,24 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** How often a closing server looks for keep-alive connections that have just gone idle. */
+const IDLE_SWEEP_INTERVAL_MS = 100;
+
+/**
+ * Closes the server: no new connections, in-flight requests finish, then the onClose hooks run. Fastify closes
+ * the connections that are idle when close() starts, but a keep-alive connection whose request was still in
+ * flight becomes idle only later and would hold the close open until its keep-alive timeout; sweeping idle
+ * connections until the close completes ends each one as soon as its last response is sent.
+ */
+async function closeGracefully(server: FastifyInstance): Promise<void> {
+  const sweeper = setInterval(() => server.server.closeIdleConnections(), IDLE_SWEEP_INTERVAL_MS);
+  try {
+    await server.close();
+  } finally {
+    clearInterval(sweeper);
+  }
+}
+
 /** Opens (and migrates) the database and builds the server. Nothing listens until `app.server.listen()`. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const { orm, appliedMigrations } = await openDatabase(config);
@@ -79,7 +97,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await registerGraphQL(server, { schema, sessions, production: config.nodeEnv === 'production' });
     await server.ready();
 
-    return { server, orm, auth, passwords, close: () => server.close() };
+    return { server, orm, auth, passwords, close: () => closeGracefully(server) };
   } catch (error) {
     await orm.close(true);
     throw error;

@@ -52,6 +52,8 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
     includeStacktraceInErrorResponses: false,
     introspection: !production,
     csrfPrevention: true,
+    // main.ts owns shutdown: Apollo's own signal handlers would stop it mid-drain and re-raise the signal.
+    stopOnTerminationSignals: false,
     logger: app.log,
     plugins: [
       production
