@@ -53,11 +53,34 @@ const boolean = z
   .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Turns `DATABASE_URL` into a database choice, or explains why it cannot. */
+function parseDatabaseUrl(url: string): DatabaseConfig | string {
+  if (/^postgres(ql)?:/i.test(url)) {
+    return 'PostgreSQL is not supported yet: use a SQLite file path, sqlite:<path> or :memory:';
+  }
+  const path = url.replace(/^sqlite:(\/\/)?/i, '');
+  if (path === '') return 'must name a SQLite file';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    return `unsupported scheme "${url.split(':')[0]}": use a SQLite file path, sqlite:<path> or :memory:`;
+  }
+  return { dialect: 'sqlite', sqlitePath: path };
+}
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: integer(0, 65535).default(5000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
-  DATABASE_URL: z.string().trim().min(1).default('./data/auth.sqlite'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .min(1)
+    .default('./data/auth.sqlite')
+    .transform((url, ctx) => {
+      const database = parseDatabaseUrl(url);
+      if (typeof database !== 'string') return database;
+      ctx.addIssue({ code: 'custom', message: database });
+      return z.NEVER;
+    }),
   // bcrypt's own bounds are 4..31; each step doubles the cost, and 12 is about 250 ms on one core here.
   BCRYPT_ROUNDS: integer(4, 31).default(12),
   SESSION_IDLE_TTL_SECONDS: integer(60, 365 * SECONDS_PER_DAY).default(7 * SECONDS_PER_DAY),
@@ -69,18 +92,6 @@ const envSchema = z.object({
   // An auth request is a few hundred bytes; a small cap keeps floods of large bodies cheap to refuse.
   BODY_LIMIT_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
 });
-
-/** Turns `DATABASE_URL` into a database choice, or explains why it cannot. */
-function parseDatabaseUrl(url: string): DatabaseConfig | string {
-  if (/^postgres(ql)?:/i.test(url)) {
-    return 'PostgreSQL is not supported yet: use a SQLite file path, sqlite:<path> or :memory:';
-  }
-  const path = url.replace(/^sqlite:(\/\/)?/i, '');
-  if (path === '') return 'must name a SQLite file';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path))
-    return `unsupported database URL scheme in ${url.split(':')[0]}:`;
-  return { dialect: 'sqlite', sqlitePath: path };
-}
 
 /**
  * Parses an environment (by default `process.env`) into a Config.
@@ -94,23 +105,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
   );
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  const e = parsed.data;
-  const problems: string[] = [];
-  const database = parseDatabaseUrl(e.DATABASE_URL);
-  if (typeof database === 'string') problems.push(`DATABASE_URL: ${database}`);
-  if (e.SESSION_IDLE_TTL_SECONDS > e.SESSION_ABSOLUTE_TTL_SECONDS) {
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  // Checked even when other variables are bad, so one failed start names every problem at once.
+  const idle = envSchema.shape.SESSION_IDLE_TTL_SECONDS.safeParse(present.SESSION_IDLE_TTL_SECONDS);
+  const absolute = envSchema.shape.SESSION_ABSOLUTE_TTL_SECONDS.safeParse(
+    present.SESSION_ABSOLUTE_TTL_SECONDS,
+  );
+  if (idle.success && absolute.success && idle.data > absolute.data) {
     problems.push('SESSION_IDLE_TTL_SECONDS: must not exceed SESSION_ABSOLUTE_TTL_SECONDS');
   }
-  if (problems.length > 0 || typeof database === 'string') throw new ConfigError(problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
 
   return Object.freeze({
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
-    database: Object.freeze(database),
+    database: Object.freeze(e.DATABASE_URL),
     bcryptRounds: e.BCRYPT_ROUNDS,
     sessionIdleTtlSeconds: e.SESSION_IDLE_TTL_SECONDS,
     sessionAbsoluteTtlSeconds: e.SESSION_ABSOLUTE_TTL_SECONDS,
