@@ -1,0 +1,111 @@
+// The committed migrations on a real SQLite file: applied once, in step with the entities, with the spec's columns and pragmas.
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MikroORM } from '@mikro-orm/sqlite';
+import { loadConfig } from '../../src/config';
+import { openDatabase, type OpenedDatabase } from '../../src/database';
+
+const INITIAL_MIGRATION = 'Migration20261127063929';
+
+let directory: string;
+let databaseFile: string;
+const opened: MikroORM[] = [];
+
+/** Opens (and migrates) the temporary file database, remembering the ORM so afterEach closes it. */
+async function open(): Promise<OpenedDatabase> {
+  const database = await openDatabase(
+    loadConfig({ DATABASE_URL: databaseFile, NODE_ENV: 'test', LOG_LEVEL: 'silent' }),
+  );
+  opened.push(database.orm);
+  return database;
+}
+
+/** Rows of a pragma or query on the ORM's connection. */
+function query<T>(orm: MikroORM, sql: string): Promise<T[]> {
+  return orm.em.getConnection().execute<T[]>(sql);
+}
+
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), 'auth-migrations-'));
+  databaseFile = join(directory, 'auth.sqlite');
+});
+afterEach(async () => {
+  for (const orm of opened.splice(0)) await orm.close(true);
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe('openDatabase on a SQLite file', () => {
+  it('creates a fresh file and applies the initial migration', async () => {
+    expect(existsSync(databaseFile)).toBe(false);
+    const { appliedMigrations } = await open();
+    expect(appliedMigrations).toEqual([INITIAL_MIGRATION]);
+    expect(existsSync(databaseFile)).toBe(true);
+  });
+
+  it('applies nothing when the file is opened again', async () => {
+    const first = await open();
+    await first.orm.close(true);
+    const second = await open();
+    expect(second.appliedMigrations).toEqual([]);
+  });
+
+  it('leaves no difference between the entities and the migrated database', async () => {
+    const { orm } = await open();
+    expect(await orm.getSchemaGenerator().getUpdateSchemaSQL()).toBe('');
+  });
+
+  it.each([
+    [
+      'users',
+      ['id', 'email', 'hashed_password', 'reset_token', 'reset_token_expires_at', 'created_at', 'updated_at'],
+    ],
+    ['sessions', ['id', 'user_id', 'token_hash', 'created_at', 'expires_at', 'last_seen_at']],
+  ])('gives the %s table the snake_case columns of the spec', async (table, columns) => {
+    const { orm } = await open();
+    const rows = await query<{ name: string }>(orm, `pragma table_info(${table})`);
+    expect(rows.map((row) => row.name)).toEqual(columns);
+  });
+
+  it('makes only the reset token columns of users nullable', async () => {
+    const { orm } = await open();
+    const rows = await query<{ name: string; notnull: number }>(orm, 'pragma table_info(users)');
+    expect(rows.filter((row) => row.notnull === 0).map((row) => row.name)).toEqual([
+      'reset_token',
+      'reset_token_expires_at',
+    ]);
+  });
+
+  it.each([
+    ['users', 'email'],
+    ['sessions', 'token_hash'],
+  ])('keeps %s.%s unique', async (table, column) => {
+    const { orm } = await open();
+    const indexes = await query<{ name: string; unique: number }>(orm, `pragma index_list(${table})`);
+    const uniqueColumns: string[] = [];
+    for (const index of indexes.filter((candidate) => candidate.unique === 1)) {
+      const info = await query<{ name: string }>(orm, `pragma index_info(${index.name})`);
+      uniqueColumns.push(...info.map((row) => row.name));
+    }
+    expect(uniqueColumns).toContain(column);
+  });
+
+  it('deletes sessions with their user through the foreign key', async () => {
+    const { orm } = await open();
+    const keys = await query<{ table: string; from: string; to: string; on_delete: string }>(
+      orm,
+      'pragma foreign_key_list(sessions)',
+    );
+    expect(keys.map(({ table, from, to, on_delete }) => ({ table, from, to, on_delete }))).toEqual([
+      { table: 'users', from: 'user_id', to: 'id', on_delete: 'CASCADE' },
+    ]);
+  });
+
+  it('turns on WAL journaling and foreign keys', async () => {
+    const { orm } = await open();
+    expect(await query<{ journal_mode: string }>(orm, 'pragma journal_mode')).toEqual([
+      { journal_mode: 'wal' },
+    ]);
+    expect(await query<{ foreign_keys: number }>(orm, 'pragma foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+  });
+});

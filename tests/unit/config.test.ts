@@ -1,0 +1,176 @@
+// Config parsing: defaults, accepted spellings, and a ConfigError naming every bad variable.
+import { ConfigError, loadConfig, type Config } from '../../src/config';
+
+const DEFAULTS: Config = {
+  nodeEnv: 'development',
+  port: 5000,
+  host: '127.0.0.1',
+  database: { dialect: 'sqlite', sqlitePath: './data/auth.sqlite' },
+  bcryptRounds: 12,
+  sessionIdleTtlSeconds: 604800,
+  sessionAbsoluteTtlSeconds: 2592000,
+  sessionTouchIntervalSeconds: 3600,
+  resetTokenTtlSeconds: 3600,
+  cookieSecure: false,
+  logLevel: 'info',
+  bodyLimitBytes: 65536,
+};
+
+/** The ConfigError loadConfig throws for this environment; fails the test if it throws nothing or something else. */
+function configErrorFrom(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+/** The variable each problem names, in order ("PORT: must be a whole number" names PORT). */
+function namedVariables(error: ConfigError): string[] {
+  return error.problems.map((problem) => problem.slice(0, problem.indexOf(':')));
+}
+
+describe('loadConfig', () => {
+  it('gives every documented default for an empty environment', () => {
+    expect(loadConfig({})).toEqual(DEFAULTS);
+  });
+
+  it('treats empty strings as unset', () => {
+    const allEmpty = {
+      NODE_ENV: '',
+      PORT: '',
+      HOST: '',
+      DATABASE_URL: '',
+      BCRYPT_ROUNDS: '',
+      SESSION_IDLE_TTL_SECONDS: '',
+      SESSION_ABSOLUTE_TTL_SECONDS: '',
+      SESSION_TOUCH_INTERVAL_SECONDS: '',
+      RESET_TOKEN_TTL_SECONDS: '',
+      COOKIE_SECURE: '',
+      LOG_LEVEL: '',
+      BODY_LIMIT_BYTES: '',
+    };
+    expect(loadConfig(allEmpty)).toEqual(DEFAULTS);
+  });
+
+  it('ignores variables it does not own', () => {
+    expect(loadConfig({ PATH: '/usr/bin', HOME: '/root', port: 'not-ours' })).toEqual(DEFAULTS);
+  });
+
+  it('reads every variable it owns', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      DATABASE_URL: '/var/lib/auth/auth.sqlite',
+      BCRYPT_ROUNDS: '4',
+      SESSION_IDLE_TTL_SECONDS: '120',
+      SESSION_ABSOLUTE_TTL_SECONDS: '240',
+      SESSION_TOUCH_INTERVAL_SECONDS: '0',
+      RESET_TOKEN_TTL_SECONDS: '600',
+      COOKIE_SECURE: 'true',
+      LOG_LEVEL: 'silent',
+      BODY_LIMIT_BYTES: '1024',
+    });
+    expect(config).toEqual({
+      nodeEnv: 'production',
+      port: 8080,
+      host: '0.0.0.0',
+      database: { dialect: 'sqlite', sqlitePath: '/var/lib/auth/auth.sqlite' },
+      bcryptRounds: 4,
+      sessionIdleTtlSeconds: 120,
+      sessionAbsoluteTtlSeconds: 240,
+      sessionTouchIntervalSeconds: 0,
+      resetTokenTtlSeconds: 600,
+      cookieSecure: true,
+      logLevel: 'silent',
+      bodyLimitBytes: 1024,
+    });
+  });
+
+  it('returns a frozen config, database part included', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.database)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it.each([
+    ['a plain file path', './data/other.sqlite', './data/other.sqlite'],
+    ['sqlite:<absolute path>', 'sqlite:/tmp/x.db', '/tmp/x.db'],
+    ['sqlite:///<absolute path>', 'sqlite:///tmp/x.db', '/tmp/x.db'],
+    ['sqlite:<relative path>', 'sqlite:data/x.db', 'data/x.db'],
+    [':memory:', ':memory:', ':memory:'],
+    ['sqlite::memory:', 'sqlite::memory:', ':memory:'],
+  ])('reads DATABASE_URL given as %s', (_case, url, sqlitePath) => {
+    expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ dialect: 'sqlite', sqlitePath });
+  });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['True', true],
+    ['1', true],
+    ['yes', true],
+    ['YES', true],
+    ['false', false],
+    ['FALSE', false],
+    ['False', false],
+    ['0', false],
+    ['no', false],
+    ['NO', false],
+  ])('reads COOKIE_SECURE=%s as %s', (value, cookieSecure) => {
+    expect(loadConfig({ COOKIE_SECURE: value }).cookieSecure).toBe(cookieSecure);
+  });
+
+  it.each([
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '70000' }],
+    ['PORT', { PORT: '-1' }],
+    ['BCRYPT_ROUNDS', { BCRYPT_ROUNDS: '3' }],
+    ['BCRYPT_ROUNDS', { BCRYPT_ROUNDS: '32' }],
+    ['BCRYPT_ROUNDS', { BCRYPT_ROUNDS: 'abc' }],
+    ['BCRYPT_ROUNDS', { BCRYPT_ROUNDS: '12.5' }],
+    ['COOKIE_SECURE', { COOKIE_SECURE: 'maybe' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['NODE_ENV', { NODE_ENV: 'staging' }],
+    ['DATABASE_URL', { DATABASE_URL: 'postgres://x' }],
+    ['DATABASE_URL', { DATABASE_URL: 'postgresql://x' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+    ['DATABASE_URL', { DATABASE_URL: 'sqlite:' }],
+    ['SESSION_IDLE_TTL_SECONDS', { SESSION_IDLE_TTL_SECONDS: '7200', SESSION_ABSOLUTE_TTL_SECONDS: '3600' }],
+    ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '10' }],
+  ])('throws a ConfigError naming %s for %j', (variable, env) => {
+    const error = configErrorFrom(env);
+    expect(error.name).toBe('ConfigError');
+    expect(namedVariables(error)).toEqual([variable]);
+    expect(error.message).toContain(`\n  - ${variable}: `);
+  });
+
+  it('names every bad variable in one error', () => {
+    const error = configErrorFrom({
+      PORT: 'abc',
+      BCRYPT_ROUNDS: '3',
+      LOG_LEVEL: 'loud',
+      NODE_ENV: 'staging',
+    });
+    expect(namedVariables(error).sort()).toEqual(['BCRYPT_ROUNDS', 'LOG_LEVEL', 'NODE_ENV', 'PORT']);
+    for (const variable of ['PORT', 'BCRYPT_ROUNDS', 'LOG_LEVEL', 'NODE_ENV']) {
+      expect(error.message).toContain(`  - ${variable}: `);
+    }
+  });
+
+  it('names a bad DATABASE_URL and a bad TTL pair alongside a bad PORT', () => {
+    const error = configErrorFrom({
+      PORT: 'abc',
+      DATABASE_URL: 'postgres://x',
+      SESSION_IDLE_TTL_SECONDS: '7200',
+      SESSION_ABSOLUTE_TTL_SECONDS: '3600',
+    });
+    expect(namedVariables(error).sort()).toEqual(['DATABASE_URL', 'PORT', 'SESSION_IDLE_TTL_SECONDS']);
+  });
+});

@@ -1,0 +1,137 @@
+// The input policy for emails and passwords: normalisation, the exact refusal messages, and UTF-8 byte counting.
+import { AuthError } from '../../src/errors';
+import {
+  checkNewPassword,
+  isPlausiblePassword,
+  normaliseEmail,
+  parseEmail,
+} from '../../src/auth/input-policy';
+
+const SHAPE_MESSAGE = 'email must have exactly one @ with a name before it and a domain after it';
+const CHARACTERS_MESSAGE = 'email must not contain spaces or control characters';
+const TOO_SHORT = 'password must be at least 8 bytes long';
+const TOO_LONG = 'password must be at most 72 bytes long in UTF-8 (bcrypt ignores anything longer)';
+const HAS_NUL = 'password must not contain NUL characters';
+
+/** What `action` throws; fails the test when it throws nothing. */
+function thrownBy(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error, none was thrown');
+}
+
+/** An address of exactly `length` characters (`length` - 12 before "@example.com"). */
+function emailOfLength(length: number): string {
+  return `${'a'.repeat(length - '@example.com'.length)}@example.com`;
+}
+
+describe('normaliseEmail', () => {
+  it.each([
+    ['  Someone@Example.COM \n', 'someone@example.com'],
+    ['already@normal.org', 'already@normal.org'],
+    ['\tJOSÉ@EXAMPLE.COM', 'josé@example.com'],
+    ['   ', ''],
+  ])('turns %j into %j', (raw, expected) => {
+    expect(normaliseEmail(raw)).toBe(expected);
+  });
+});
+
+describe('parseEmail', () => {
+  it.each([
+    ['trims and lower-cases', '  Someone@Example.COM  ', 'someone@example.com'],
+    ['accepts exactly 254 characters', emailOfLength(254), emailOfLength(254)],
+    ['accepts a unicode local part', 'JOSÉ.Müller@example.com', 'josé.müller@example.com'],
+    ['accepts plus addressing', 'a+tag@example.com', 'a+tag@example.com'],
+    [
+      'counts characters, not UTF-16 units',
+      `${'😀'.repeat(240)}@example.com`,
+      `${'😀'.repeat(240)}@example.com`,
+    ],
+  ])('%s', (_case, raw, expected) => {
+    expect(parseEmail(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['empty', '', 'email must not be empty'],
+    ['only spaces', '   ', 'email must not be empty'],
+    ['255 characters', emailOfLength(255), 'email must be at most 254 characters'],
+    ['two @', 'a@b@example.com', SHAPE_MESSAGE],
+    ['no @', 'nobody.example.com', SHAPE_MESSAGE],
+    ['an empty local part', '@example.com', SHAPE_MESSAGE],
+    ['an empty domain', 'someone@', SHAPE_MESSAGE],
+    ['a space', 'some one@example.com', CHARACTERS_MESSAGE],
+    ['a tab', 'some\tone@example.com', CHARACTERS_MESSAGE],
+    ['a newline', 'someone@example.com\nBcc: x@evil.test', CHARACTERS_MESSAGE],
+    ['a NUL', 'some\0one@example.com', CHARACTERS_MESSAGE],
+    ['a line separator', 'some\u2028one@example.com', CHARACTERS_MESSAGE],
+  ])('refuses an email with %s as BAD_USER_INPUT', (_case, raw, message) => {
+    const error = thrownBy(() => parseEmail(raw));
+    expect(error).toBeInstanceOf(AuthError);
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', message });
+  });
+});
+
+describe('checkNewPassword', () => {
+  it.each([
+    ['8 ASCII bytes', 'x'.repeat(8)],
+    ['72 ASCII bytes', 'x'.repeat(72)],
+    ['36 two-byte characters (72 bytes)', 'é'.repeat(36)],
+    ['18 four-byte characters (72 bytes)', '😀'.repeat(18)],
+    ['leading and trailing spaces', '  padded password  '],
+    ['only spaces', ' '.repeat(8)],
+  ])('accepts %s', (_case, password) => {
+    expect(() => checkNewPassword(password)).not.toThrow();
+  });
+
+  it.each([
+    ['7 ASCII bytes', 'x'.repeat(7), TOO_SHORT],
+    ['the empty string', '', TOO_SHORT],
+    ['73 ASCII bytes', 'x'.repeat(73), TOO_LONG],
+    ['37 two-byte characters (74 bytes)', 'é'.repeat(37), TOO_LONG],
+    ['71 ASCII bytes and one two-byte character (73 bytes)', `${'x'.repeat(71)}é`, TOO_LONG],
+    ['a NUL character', 'abcd\0efgh', HAS_NUL],
+  ])('refuses %s as BAD_USER_INPUT', (_case, password, message) => {
+    const error = thrownBy(() => checkNewPassword(password));
+    expect(error).toBeInstanceOf(AuthError);
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', message });
+  });
+
+  it('names the field it was given in the message', () => {
+    expect(thrownBy(() => checkNewPassword('short', 'new_password'))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: 'new_password must be at least 8 bytes long',
+    });
+    expect(thrownBy(() => checkNewPassword('x'.repeat(73), 'newPassword'))).toMatchObject({
+      message: 'newPassword must be at most 72 bytes long in UTF-8 (bcrypt ignores anything longer)',
+    });
+    expect(thrownBy(() => checkNewPassword('abcd\0efgh', 'newPassword'))).toMatchObject({
+      message: 'newPassword must not contain NUL characters',
+    });
+  });
+});
+
+describe('isPlausiblePassword', () => {
+  it.each([
+    ['8 ASCII bytes', 'x'.repeat(8), true],
+    ['7 ASCII bytes', 'x'.repeat(7), false],
+    ['72 ASCII bytes', 'x'.repeat(72), true],
+    ['73 ASCII bytes', 'x'.repeat(73), false],
+    ['36 two-byte characters (72 bytes)', 'é'.repeat(36), true],
+    ['37 two-byte characters (74 bytes)', 'é'.repeat(37), false],
+    ['a NUL character', 'abcd\0efgh', false],
+    ['leading and trailing spaces', '  padded password  ', true],
+    ['the empty string', '', false],
+  ])('judges %s as %s, as checkNewPassword does', (_case, password, plausible) => {
+    expect(isPlausiblePassword(password)).toBe(plausible);
+    let accepted = true;
+    try {
+      checkNewPassword(password);
+    } catch {
+      accepted = false;
+    }
+    expect(accepted).toBe(plausible);
+  });
+});
