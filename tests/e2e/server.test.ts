@@ -1,5 +1,5 @@
 // End to end: the built server (`node dist/src/main.js`) on a free port and a fresh SQLite file, driven over real HTTP.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -188,4 +188,16 @@ it.each([
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   expect(code).toBe(1);
   expect(stderr).toContain(`${name}:`);
+});
+
+it('migrates a fresh database with `node dist/src/migrate.js`, and finds nothing pending the second time', () => {
+  const run = (): { status: number | null; stderr: string } => {
+    const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'src', 'migrate.js')], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: join(dir, 'auth.sqlite') },
+      encoding: 'utf8',
+    });
+    return { status: result.status, stderr: result.stderr };
+  };
+  expect(run()).toEqual({ status: 0, stderr: 'applied Migration20261127063929\n' });
+  expect(run()).toEqual({ status: 0, stderr: 'no pending migrations\n' });
 });
