@@ -14,7 +14,7 @@ import { registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerRestShim } from './http/rest-shim';
 import { HttpSessions } from './http/session-hook';
-import { OneLinePerRequest, REDACTED_PATHS } from './http/logging';
+import { OneLinePerRequest, REDACTED_PATHS, serializeReply, serializeRequest } from './http/logging';
 
 /** Things the composition root lets a caller replace: the clock (tests move time) and the log destination. */
 export interface AppOptions {
@@ -74,6 +74,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger: {
         level: config.logLevel,
         redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+        serializers: { req: serializeRequest, res: serializeReply },
         ...(options.logStream === undefined ? {} : { stream: options.logStream }),
       },
       logController: new OneLinePerRequest(),

@@ -76,7 +76,8 @@ export class OneLinePerRequest extends LogController {
     reply: FastifyReply,
   ): void {
     const responseTimeMs = Math.round(reply.elapsedTime * MICROSECONDS_PER_MS) / MICROSECONDS_PER_MS;
-    const fields = { req: serializeRequest(request), res: serializeReply(reply), responseTimeMs };
+    // The logger's serializers (serializeRequest/serializeReply, set in app.ts) shape these.
+    const fields = { req: request, res: reply, responseTimeMs };
     if (error) request.log.error({ ...fields, error: errorForLog(error) }, 'request errored');
     else request.log.info(fields, 'request completed');
   }

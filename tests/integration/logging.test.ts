@@ -8,7 +8,7 @@ interface LogLine {
   level: number;
   reqId?: string;
   msg: string;
-  req?: { method: string; url: string };
+  req?: { method: string; url: string; remoteAddress?: string };
   res?: { statusCode: number };
 }
 
@@ -32,6 +32,7 @@ it('writes one line per request, each with its request id, method, path and stat
     ['request completed', 'POST', '/graphql', 200],
   ]);
   expect(new Set(lines.map((line) => line.reqId)).size).toBe(3);
+  expect(lines[0].req).toEqual({ method: 'GET', url: '/', remoteAddress: '127.0.0.1' });
 });
 
 it('never logs a password, session token, reset token, cookie or password hash', async () => {

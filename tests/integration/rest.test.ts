@@ -255,6 +255,27 @@ describe('GET /profile', () => {
   });
 });
 
+describe('sliding expiry on the wire', () => {
+  it('re-sends the same cookie with a fresh Max-Age once an hour has passed, and not before', async () => {
+    const { email, cookie } = await signedInUser(app);
+    app.clock.advanceSeconds(30 * 60);
+    const soon = await sendEmpty(app, 'GET', '/profile', cookie);
+    expect(soon.json()).toEqual({ email });
+    expect(setCookies(soon)).toEqual([]);
+
+    app.clock.advanceSeconds(31 * 60);
+    const later = await sendEmpty(app, 'GET', '/profile', cookie);
+    expect(later.json()).toEqual({ email });
+    expect(setCookies(later)).toEqual([`${cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800`]);
+  });
+
+  it('answers 403 once the session has been idle for 7 days', async () => {
+    const { cookie } = await signedInUser(app);
+    app.clock.advanceSeconds(7 * 24 * 60 * 60);
+    expect((await sendEmpty(app, 'GET', '/profile', cookie)).statusCode).toBe(403);
+  });
+});
+
 describe('DELETE /sessions', () => {
   it('ends the session, clears the cookie and redirects to / with 302', async () => {
     const { cookie } = await signedInUser(app);
