@@ -67,3 +67,7 @@ export function sessionCookieOf(response: LightMyRequestResponse): string {
 export function tokenOf(sessionCookie: string): string {
   return sessionCookie.slice('session_id='.length);
 }
+
+/** The Set-Cookie that removes the session cookie, exactly as the server writes it. */
+export const CLEARED_SESSION_COOKIE =
+  'session_id=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT';

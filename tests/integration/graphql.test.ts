@@ -10,7 +10,7 @@ import {
   REQUEST_RESET,
   RESET,
 } from '../helpers/graphql';
-import { sendEmpty, sendForm, sessionCookieOf, setCookies } from '../helpers/http';
+import { CLEARED_SESSION_COOKIE, sendEmpty, sendForm, sessionCookieOf, setCookies } from '../helpers/http';
 import { NEW_PASSWORD, PASSWORD, registeredUser, signedInUser, uniqueEmail } from '../helpers/factories';
 
 interface UserData {
@@ -20,8 +20,6 @@ interface UserData {
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const CLEARED_COOKIE =
-  'session_id=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -170,7 +168,7 @@ describe('logout', () => {
     const { cookie } = await signedInUser(app);
     const answer = await graphql(app, LOGOUT, {}, cookie);
     expect(answer.data).toEqual({ logout: true });
-    expect(setCookies(answer.response)).toEqual([CLEARED_COOKIE]);
+    expect(setCookies(answer.response)).toEqual([CLEARED_SESSION_COOKIE]);
     expect((await graphql(app, PROFILE, {}, cookie)).data).toEqual({ profile: null });
     expect((await sendEmpty(app, 'GET', '/profile', cookie)).statusCode).toBe(403);
   });
@@ -178,7 +176,7 @@ describe('logout', () => {
   it('returns false without a valid session, and still clears the cookie', async () => {
     const answer = await graphql(app, LOGOUT, {}, `session_id=${'R'.repeat(43)}`);
     expect(answer.data).toEqual({ logout: false });
-    expect(setCookies(answer.response)).toEqual([CLEARED_COOKIE]);
+    expect(setCookies(answer.response)).toEqual([CLEARED_SESSION_COOKIE]);
   });
 });
 
