@@ -30,6 +30,8 @@ export interface AuthLifetimes {
 
 /** A session just created: the secret for the cookie and how long the cookie should live. */
 export interface NewSession {
+  /** The session's row id: for the service's own bookkeeping, never sent to a client. */
+  readonly sessionId: number;
   readonly user: PublicUser;
   /** The cookie value. It exists only here and in the client's cookie jar; the database has its hash. */
   readonly token: string;
@@ -127,7 +129,15 @@ export class AuthService {
   async login(rawEmail: string, password: string): Promise<NewSession> {
     const user = await this.checkCredentials(rawEmail, password);
     if (user === null) throw new AuthError('INVALID_CREDENTIALS');
-    return this.startSession(user);
+    const session = await this.startSession(user);
+    // The bcrypt compare above takes a while. If a reset committed meanwhile, the password just checked is no
+    // longer the account's, and the reset's "end every session" ran before this session existed: take it back.
+    // A reset committing after this read deletes the session itself, so none started with an old password survives.
+    if (!(await this.users().hasPasswordHash(user.id, user.hashedPassword))) {
+      await this.sessions().deleteById(session.sessionId);
+      throw new AuthError('INVALID_CREDENTIALS');
+    }
+    return session;
   }
 
   /** The user a session token belongs to, or null (unknown, expired or malformed token). */
@@ -235,9 +245,19 @@ export class AuthService {
   private async startSession(user: User): Promise<NewSession> {
     const token = generateToken();
     const now = this.clock.now();
-    await this.sessions().createSession(user.id, hashToken(token), now, this.sessionExpiry(now, now));
+    const session = await this.sessions().createSession(
+      user.id,
+      hashToken(token),
+      now,
+      this.sessionExpiry(now, now),
+    );
     // The idle TTL never exceeds the absolute one (config checks it), so a fresh session's cookie lives idle-TTL long.
-    return { user: toPublicUser(user), token, maxAgeSeconds: this.lifetimes.sessionIdleTtlSeconds };
+    return {
+      sessionId: session.id,
+      user: toPublicUser(user),
+      token,
+      maxAgeSeconds: this.lifetimes.sessionIdleTtlSeconds,
+    };
   }
 
   /** The sliding expiry: idle TTL from now, capped by the absolute TTL from login. */

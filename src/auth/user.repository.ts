@@ -57,6 +57,11 @@ export class UserRepository extends SqlEntityRepository<User> {
     return user;
   }
 
+  /** Whether the user still has exactly this password hash (it changes with every reset). */
+  async hasPasswordHash(userId: number, hashedPassword: string): Promise<boolean> {
+    return (await this.count({ id: userId, hashedPassword })) === 1;
+  }
+
   /**
    * Sets a new password hash if, and only if, the reset token still belongs to this user and has not expired,
    * clearing the token in the same statement. One conditional UPDATE makes the token single-use even when two

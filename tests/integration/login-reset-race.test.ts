@@ -1,0 +1,67 @@
+// A login whose password check overlaps a password reset must not leave a session behind: the reset ends them all.
+import bcrypt from 'bcrypt';
+import { AuthError } from '../../src/errors';
+import { createTestApp, type TestApp } from '../helpers/test-app';
+import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await createTestApp();
+});
+afterAll(async () => {
+  await app.close();
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+async function sessionCount(email: string): Promise<number> {
+  const rows = await app.orm.em
+    .getConnection()
+    .execute<{ n: number }[]>(
+      'select count(*) as n from sessions s join users u on u.id = s.user_id where u.email = ?',
+      [email],
+    );
+  return Number(rows[0].n);
+}
+
+/**
+ * Runs `during` while bcrypt compares the next password, after the real compare has answered: the moment at which a
+ * login has checked the old password but not yet stored its session. Instrumentation only: bcrypt still decides.
+ */
+function whileComparing(during: () => Promise<unknown>): void {
+  const realCompare = bcrypt.compare.bind(bcrypt) as (data: string, hash: string) => Promise<boolean>;
+  jest.spyOn(bcrypt, 'compare').mockImplementationOnce((async (data: string, hash: string) => {
+    const matches = await realCompare(data, hash);
+    await during();
+    return matches;
+  }) as typeof bcrypt.compare);
+}
+
+it('refuses a login whose password was reset while it was being checked, and keeps no session', async () => {
+  const email = uniqueEmail();
+  await app.auth.registerUser(email, PASSWORD);
+  const { resetToken } = await app.auth.getResetPasswordToken(email);
+
+  whileComparing(() => app.auth.updatePassword(email, resetToken, NEW_PASSWORD));
+  const login = app.auth.login(email, PASSWORD);
+
+  await expect(login).rejects.toBeInstanceOf(AuthError);
+  await expect(login).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+  expect(await sessionCount(email)).toBe(0);
+  expect(await app.auth.validLogin(email, NEW_PASSWORD)).toBe(true);
+});
+
+it('lets a login through when a reset of another account overlaps it', async () => {
+  const email = uniqueEmail();
+  const other = uniqueEmail();
+  await app.auth.registerUser(email, PASSWORD);
+  await app.auth.registerUser(other, PASSWORD);
+  const { resetToken } = await app.auth.getResetPasswordToken(other);
+
+  whileComparing(() => app.auth.updatePassword(other, resetToken, NEW_PASSWORD));
+  const session = await app.auth.login(email, PASSWORD);
+
+  expect(await app.auth.getUserFromSessionId(session.token)).toMatchObject({ email });
+  expect(await sessionCount(email)).toBe(1);
+});
