@@ -1,6 +1,6 @@
 // Shapes every GraphQL error for clients: catalogue codes pass, GraphQL's own client errors pass, the rest is hidden.
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AuthError, publicError } from '../errors';
 
 /** Codes Apollo Server itself gives to errors the client caused; their messages are safe to show. */
@@ -15,6 +15,27 @@ const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Who an error is down to:
+ * - `expected`: a catalogue AuthError the client may see (wrong password, taken email, ...);
+ * - `client`: GraphQL refused the request itself (parse, validation, variables, unknown operation, an
+ *   operation type we do not serve); nothing of ours ran, so there is nothing to log;
+ * - `internal`: anything else, a bug or a fault: hidden from the client, logged for the operator.
+ */
+export type ErrorKind = 'expected' | 'client' | 'internal';
+
+/** Classifies an error as Apollo hands it to formatError and to plugins. */
+export function classifyError(error: unknown): ErrorKind {
+  const original = unwrapResolverError(error);
+  if (original instanceof AuthError) return original.exposed ? 'expected' : 'internal';
+  if (!(error instanceof GraphQLError)) return 'internal';
+  const code = error.extensions.code;
+  if (typeof code === 'string') return CLIENT_ERROR_CODES.has(code) ? 'client' : 'internal';
+  // graphql-js's own request-level refusals (e.g. a subscription on a schema without subscriptions) carry no
+  // code; they never have a path, unlike anything a resolver throws.
+  return original instanceof GraphQLError && error.path === undefined ? 'client' : 'internal';
+}
+
+/**
  * graphql-js quotes the offending value in coercion errors ('Variable "$password" got invalid value 12345678;
  * ...: 12345678'). That value may be a password, so it is cut out; the variable name and the reason stay.
  */
@@ -24,30 +45,22 @@ function withoutEchoedValues(message: string): string {
     .replace(/(cannot represent [^:]*): [\s\S]*$/, '$1');
 }
 
-/** True when an error is one whose code and message we show as they are. */
-export function isExpectedError(error: unknown): boolean {
-  const original = unwrapResolverError(error);
-  return original instanceof AuthError && original.exposed;
-}
-
 /**
- * Apollo's `formatError`. Expected failures keep their catalogue code; Apollo's client-error codes keep theirs;
- * anything else (a bug, a database fault) becomes INTERNAL_SERVER_ERROR with no message details and no stack.
+ * Apollo's `formatError`. Expected failures keep their catalogue code; client errors keep Apollo's code (or
+ * BAD_REQUEST when graphql-js gave none) with any echoed value cut out; anything else becomes
+ * INTERNAL_SERVER_ERROR with no message details and no stack.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const where = {
     ...(formatted.locations === undefined ? {} : { locations: formatted.locations }),
     ...(formatted.path === undefined ? {} : { path: formatted.path }),
   };
-  const original = unwrapResolverError(error);
-  if (original instanceof AuthError) {
-    const answer = publicError(original);
-    return { message: answer.message, ...where, extensions: { code: answer.code } };
+  const kind = classifyError(error);
+  if (kind === 'client') {
+    const code = formatted.extensions?.code;
+    const clientCode = typeof code === 'string' && CLIENT_ERROR_CODES.has(code) ? code : 'BAD_REQUEST';
+    return { message: withoutEchoedValues(formatted.message), ...where, extensions: { code: clientCode } };
   }
-  const code = formatted.extensions?.code;
-  if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) {
-    return { message: withoutEchoedValues(formatted.message), ...where, extensions: { code } };
-  }
-  const answer = publicError(original);
+  const answer = publicError(kind === 'expected' ? unwrapResolverError(error) : undefined);
   return { message: answer.message, ...where, extensions: { code: answer.code } };
 }

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import { AuthError } from '../errors';
 import type { GraphQLContext } from '../graphql/context';
-import { formatError, isExpectedError } from '../graphql/format-error';
+import { classifyError, formatError } from '../graphql/format-error';
 import { errorForLog } from './logging';
 import type { HttpSessions } from './session-hook';
 
@@ -21,16 +21,21 @@ export interface GraphQLEndpointOptions {
   readonly production: boolean;
 }
 
-/** Logs every error that is not an expected client error, under the request's id, scrubbed of secrets. */
-const logUnexpectedErrors: ApolloServerPlugin<GraphQLContext> = {
+/**
+ * Logs the errors that are ours (bugs, faults) under the request's id, scrubbed of secrets. Client errors are
+ * not logged at all: they are the caller's, and graphql-js quotes the offending values in them, which may be
+ * passwords.
+ */
+const logInternalErrors: ApolloServerPlugin<GraphQLContext> = {
   requestDidStart() {
     return Promise.resolve({
       didEncounterErrors({ contextValue, errors }) {
         for (const error of errors) {
-          const original = error.originalError;
-          // Errors without an original are GraphQL's own (parse, validation): the client's fault, nothing to log.
-          if (original === undefined || original === null || isExpectedError(original)) continue;
-          contextValue.log.error({ error: errorForLog(original) }, 'graphql resolver failed');
+          if (classifyError(error) !== 'internal') continue;
+          contextValue.log.error(
+            { error: errorForLog(error.originalError ?? error) },
+            'graphql operation failed',
+          );
         }
         return Promise.resolve();
       },
@@ -52,6 +57,8 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
     includeStacktraceInErrorResponses: false,
     introspection: !production,
     csrfPrevention: true,
+    // Automatic persisted queries are on by default; nothing here uses them, so they are one less cache to fill.
+    persistedQueries: false,
     // main.ts owns shutdown: Apollo's own signal handlers would stop it mid-drain and re-raise the signal.
     stopOnTerminationSignals: false,
     logger: app.log,
@@ -59,7 +66,7 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
       production
         ? ApolloServerPluginLandingPageProductionDefault()
         : ApolloServerPluginLandingPageLocalDefault(),
-      logUnexpectedErrors,
+      logInternalErrors,
     ],
   });
   await apollo.start();

@@ -12,6 +12,9 @@ interface LogLine {
   res?: { statusCode: number };
 }
 
+/** pino's number for the info level. */
+const INFO_LEVEL = 30;
+
 let app: TestApp;
 beforeAll(async () => {
   app = await createTestApp();
@@ -75,4 +78,31 @@ it('never logs a password, session token, reset token, cookie or password hash',
     expect(logged).not.toContain(secret);
   }
   expect(logged).not.toMatch(/session_id|set-cookie|"cookie"/i);
+});
+
+it.each([
+  [
+    'a wrongly typed password variable',
+    'mutation($p: String!) { login(email: "a@b.c", password: $p) { id } }',
+    { p: ['hunter2-secret'] },
+  ],
+  [
+    'a password literal of the wrong type',
+    'mutation { login(email: "a@b.c", password: 8675309123) { id } }',
+    {},
+  ],
+  [
+    'two operations and no operation name',
+    'query A { profile { email } } query B { profile { email } }',
+    { password: 'hunter2-secret' },
+  ],
+  ['a subscription', 'subscription { profile }', { password: 'hunter2-secret' }],
+])('logs %s as one info line, with no error line and no echoed value', async (_case, query, variables) => {
+  const before = app.logLines.length;
+  const answer = await graphql(app, query, variables);
+  expect(answer.errors?.length).toBe(1);
+  expect(answer.errors?.[0].extensions?.code).not.toBe('INTERNAL_SERVER_ERROR');
+  const lines = app.logLines.slice(before);
+  expect(lines.map((line) => (JSON.parse(line) as LogLine).level)).toEqual([INFO_LEVEL]);
+  expect(lines.join('\n')).not.toMatch(/hunter2|8675309123/);
 });

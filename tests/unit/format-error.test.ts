@@ -1,7 +1,7 @@
 // formatError: catalogue and client errors keep their code, everything else is hidden as INTERNAL_SERVER_ERROR.
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AuthError } from '../../src/errors';
-import { formatError, isExpectedError } from '../../src/graphql/format-error';
+import { classifyError, formatError } from '../../src/graphql/format-error';
 
 const INTERNAL = { message: 'internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 
@@ -35,7 +35,7 @@ describe('formatError', () => {
       path: ['login'],
       extensions: { code },
     });
-    expect(isExpectedError(error)).toBe(true);
+    expect(classifyError(error)).toBe('expected');
   });
 
   it.each(['USER_NOT_FOUND', 'INVALID_QUERY', 'INTERNAL_SERVER_ERROR'] as const)(
@@ -43,7 +43,7 @@ describe('formatError', () => {
     (code) => {
       const error = thrownInResolver(new AuthError(code, `no user where email = 'someone@example.com'`));
       expect(formatError(formattedByApollo(error, code), error)).toEqual({ ...INTERNAL, path: ['login'] });
-      expect(isExpectedError(error)).toBe(false);
+      expect(classifyError(error)).toBe('internal');
     },
   );
 
@@ -54,7 +54,7 @@ describe('formatError', () => {
     expect(formatted).toEqual({ ...INTERNAL, path: ['register'] });
     expect(JSON.stringify(formatted)).not.toContain('stacktrace');
     expect(JSON.stringify(formatted)).not.toContain('$2b$');
-    expect(isExpectedError(error)).toBe(false);
+    expect(classifyError(error)).toBe('internal');
   });
 
   it('hides a plain Error that reached Apollo unwrapped', () => {
@@ -71,6 +71,22 @@ describe('formatError', () => {
       extensions: { code: 'SOMETHING_NEW' },
     });
     expect(formatError(error.toJSON(), error)).toEqual(INTERNAL);
+    expect(classifyError(error)).toBe('internal');
+  });
+
+  it('answers BAD_REQUEST for a code-less refusal from graphql-js itself, keeping its message', () => {
+    const message = 'Schema is not configured to execute subscription operation.';
+    const error = new GraphQLError(message, { nodes: [] });
+    const formatted = formatError(
+      { message, locations: [{ line: 1, column: 1 }], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+      error,
+    );
+    expect(formatted).toEqual({
+      message,
+      locations: [{ line: 1, column: 1 }],
+      extensions: { code: 'BAD_REQUEST' },
+    });
+    expect(classifyError(error)).toBe('client');
   });
 
   it('passes a validation failure with its message and location', () => {
