@@ -205,7 +205,8 @@ export class AuthService {
    * @throws AuthError BAD_USER_INPUT (password policy), INVALID_RESET_TOKEN.
    */
   async updatePassword(rawEmail: string, resetToken: unknown, newPassword: string): Promise<PublicUser> {
-    checkNewPassword(newPassword, 'new_password');
+    // Named in words, not as either transport spells the field (new_password in REST, newPassword in GraphQL).
+    checkNewPassword(newPassword, 'new password');
     if (!isWellFormedToken(resetToken)) throw new AuthError('INVALID_RESET_TOKEN');
     const tokenHash = hashToken(resetToken);
     const user = await this.users().findByEmail(normaliseEmail(rawEmail));

@@ -4,6 +4,7 @@ import { EMAIL_MAX_LENGTH } from '../entities/user.entity';
 
 /** bcrypt silently ignores bytes past 72, so a longer password would be only partly checked: refuse it instead. */
 export const PASSWORD_MAX_BYTES = 72;
+/** Shortest password accepted, in UTF-8 bytes. */
 export const PASSWORD_MIN_BYTES = 8;
 
 // Whitespace, C0/C1 controls and U+2028/2029 never belong in an address and are a classic header-injection tool.
@@ -25,6 +26,8 @@ export function parseEmail(raw: string): string {
   if ([...email].length > EMAIL_MAX_LENGTH) {
     throw new AuthError('BAD_USER_INPUT', `email must be at most ${EMAIL_MAX_LENGTH} characters`);
   }
+  // An unpaired UTF-16 surrogate has no UTF-8 form: stored, it would become U+FFFD and collide with other input.
+  if (!email.isWellFormed()) throw new AuthError('BAD_USER_INPUT', 'email must be valid Unicode text');
   if (FORBIDDEN_EMAIL_CHARS.test(email)) {
     throw new AuthError('BAD_USER_INPUT', 'email must not contain spaces or control characters');
   }
@@ -39,10 +42,12 @@ export function parseEmail(raw: string): string {
 }
 
 /**
- * Checks a new password: 8 to 72 UTF-8 bytes, no NUL character. Never trimmed: spaces are part of a password.
+ * Checks a new password: well-formed Unicode, 8 to 72 UTF-8 bytes, no NUL character. Never trimmed: spaces are part of a password.
  * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
  */
 export function checkNewPassword(password: string, field = 'password'): void {
+  // Unpaired UTF-16 surrogates all encode to the same U+FFFD bytes, so "\ud800x" and "\udfffx" would hash alike.
+  if (!password.isWellFormed()) throw new AuthError('BAD_USER_INPUT', `${field} must be valid Unicode text`);
   const bytes = Buffer.byteLength(password, 'utf8');
   if (bytes < PASSWORD_MIN_BYTES) {
     throw new AuthError('BAD_USER_INPUT', `${field} must be at least ${PASSWORD_MIN_BYTES} bytes long`);
@@ -64,5 +69,10 @@ export function checkNewPassword(password: string, field = 'password'): void {
  */
 export function isPlausiblePassword(password: string): boolean {
   const bytes = Buffer.byteLength(password, 'utf8');
-  return bytes >= PASSWORD_MIN_BYTES && bytes <= PASSWORD_MAX_BYTES && !password.includes('\0');
+  return (
+    bytes >= PASSWORD_MIN_BYTES &&
+    bytes <= PASSWORD_MAX_BYTES &&
+    !password.includes('\0') &&
+    password.isWellFormed()
+  );
 }

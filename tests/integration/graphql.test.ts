@@ -237,7 +237,7 @@ describe('requestPasswordReset and resetPassword', () => {
     const email = await registeredUser(app);
     const answer = await graphql(app, RESET, { email, resetToken: 'T'.repeat(43), newPassword: 'short' });
     expect(errorCodes(answer)).toEqual(['BAD_USER_INPUT']);
-    expect(answer.errors?.[0].message).toBe('new_password must be at least 8 bytes long');
+    expect(answer.errors?.[0].message).toBe('new password must be at least 8 bytes long');
   });
 });
 

@@ -121,6 +121,15 @@ describe('POST /users', () => {
     expect(response.json()).toEqual({ message });
   });
 
+  it('refuses unpaired surrogates, which would all hash as U+FFFD and let different passwords match', async () => {
+    const response = await sendJson(app, 'POST', '/users', {
+      email: uniqueEmail(),
+      password: '\ud800\ud800\ud800pass',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ message: 'password must be valid Unicode text' });
+  });
+
   it('answers 400 when a form repeats a field', async () => {
     const response = await app.server.inject({
       method: 'POST',
@@ -444,7 +453,7 @@ describe('PUT /reset_password', () => {
       new_password: 'short',
     });
     expect(weak.statusCode).toBe(400);
-    expect(weak.json()).toEqual({ message: 'new_password must be at least 8 bytes long' });
+    expect(weak.json()).toEqual({ message: 'new password must be at least 8 bytes long' });
     const ok = await sendForm(app, 'PUT', '/reset_password', {
       email,
       reset_token: token,

@@ -67,6 +67,8 @@ describe('parseEmail', () => {
     ['a newline', 'someone@example.com\nBcc: x@evil.test', CHARACTERS_MESSAGE],
     ['a NUL', 'some\0one@example.com', CHARACTERS_MESSAGE],
     ['a line separator', 'some\u2028one@example.com', CHARACTERS_MESSAGE],
+    ['an unpaired high surrogate', '\ud800@example.com', 'email must be valid Unicode text'],
+    ['an unpaired low surrogate', 'some\udfffone@example.com', 'email must be valid Unicode text'],
   ])('refuses an email with %s as BAD_USER_INPUT', (_case, raw, message) => {
     const error = thrownBy(() => parseEmail(raw));
     expect(error).toBeInstanceOf(AuthError);
@@ -93,6 +95,7 @@ describe('checkNewPassword', () => {
     ['37 two-byte characters (74 bytes)', 'é'.repeat(37), TOO_LONG],
     ['71 ASCII bytes and one two-byte character (73 bytes)', `${'x'.repeat(71)}é`, TOO_LONG],
     ['a NUL character', 'abcd\0efgh', HAS_NUL],
+    ['unpaired surrogates', '\ud800\ud800\ud800pass', 'password must be valid Unicode text'],
   ])('refuses %s as BAD_USER_INPUT', (_case, password, message) => {
     const error = thrownBy(() => checkNewPassword(password));
     expect(error).toBeInstanceOf(AuthError);
@@ -122,6 +125,8 @@ describe('isPlausiblePassword', () => {
     ['36 two-byte characters (72 bytes)', 'é'.repeat(36), true],
     ['37 two-byte characters (74 bytes)', 'é'.repeat(37), false],
     ['a NUL character', 'abcd\0efgh', false],
+    ['unpaired surrogates', '\udfff\udfff\udfffpass', false],
+    ['a well-formed surrogate pair (emoji)', '😀😀password', true],
     ['leading and trailing spaces', '  padded password  ', true],
     ['the empty string', '', false],
   ])('judges %s as %s, as checkNewPassword does', (_case, password, plausible) => {
