@@ -10,7 +10,7 @@ import type { Config } from './config';
 import { openDatabase } from './database';
 import { AuthResolver } from './graphql/auth.resolver';
 import { buildAuthSchema } from './graphql/schema';
-import { registerErrorHandlers } from './http/error-handler';
+import { answerClientError, answerFrameworkError, registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerRestShim } from './http/rest-shim';
 import { HttpSessions } from './http/session-hook';
@@ -79,6 +79,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
       logController: new OneLinePerRequest(),
       bodyLimit: config.bodyLimitBytes,
+      frameworkErrors: answerFrameworkError,
+      clientErrorHandler: answerClientError,
     });
     if (appliedMigrations.length > 0)
       server.log.info({ migrations: appliedMigrations }, 'applied migrations');

@@ -13,11 +13,13 @@ export const ERROR_CATALOGUE = {
   EMAIL_NOT_REGISTERED: { status: 403, message: 'email not registered' },
   INVALID_RESET_TOKEN: { status: 403, message: 'invalid or expired reset token' },
   NOT_FOUND: { status: 404, message: 'not found' },
+  REQUEST_TIMEOUT: { status: 408, message: 'request took too long to arrive' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     message: 'unsupported content type: use application/x-www-form-urlencoded or application/json',
   },
+  HEADERS_TOO_LARGE: { status: 431, message: 'request headers too large' },
   // Raised by UserRepository.findUserBy (the exercise's NoResultFound): the service turns it into a
   // transport-specific answer, so reaching a client means a bug, hence "internal".
   USER_NOT_FOUND: { status: 500, message: 'internal server error' },

@@ -1,7 +1,8 @@
 // The one place HTTP errors become answers: catalogue codes keep their status and message, everything else is hidden.
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { AuthError, ERROR_CATALOGUE, publicError } from '../errors';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AuthError, ERROR_CATALOGUE, publicError, type ErrorCode } from '../errors';
 import { errorForLog } from './logging';
 
 /** Fastify's own 4xx errors (body parsing, content type, size) in our catalogue's words. */
@@ -18,22 +19,69 @@ function fromFastifyError(error: FastifyError): AuthError | null {
 }
 
 /**
- * Installs the error and not-found handlers. Every error answer is JSON `{"message": ...}`. A 5xx never shows
- * its message or stack (they can name tables, queries or values); it is logged, scrubbed, under the request id,
- * and the answer carries that id so an operator can find the line.
+ * Answers any error as JSON `{"message": ...}`. A 5xx never shows its message or stack (they can name tables,
+ * queries or values); it is logged, scrubbed, under the request id, and the answer carries that id so an
+ * operator can find the line.
  */
+function answerError(
+  error: FastifyError | AuthError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const known = error instanceof AuthError ? error : fromFastifyError(error);
+  const answer = publicError(known ?? error);
+  if (answer.status >= 500) {
+    request.log.error({ error: errorForLog(error) }, 'request failed');
+    return reply.status(answer.status).send({ message: answer.message, requestId: request.id });
+  }
+  return reply.status(answer.status).send({ message: answer.message });
+}
+
+/** Installs the error and not-found handlers on the instance. */
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((_request, reply) => {
     void reply.status(ERROR_CATALOGUE.NOT_FOUND.status).send({ message: ERROR_CATALOGUE.NOT_FOUND.message });
   });
+  app.setErrorHandler(answerError);
+}
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const known = error instanceof AuthError ? error : fromFastifyError(error);
-    const answer = publicError(known ?? error);
-    if (answer.status >= 500) {
-      request.log.error({ error: errorForLog(error) }, 'request failed');
-      return reply.status(answer.status).send({ message: answer.message, requestId: request.id });
-    }
-    return reply.status(answer.status).send({ message: answer.message });
-  });
+/**
+ * Fastify's `frameworkErrors` option: errors its router raises before any route runs. Its default answer for a
+ * URL that does not decode (`GET /%`) echoes the whole URL, query string included, in a different JSON shape.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const known = error.code === 'FST_ERR_BAD_URL' ? new AuthError('BAD_USER_INPUT', 'malformed URL') : error;
+  void answerError(known, request, reply);
+}
+
+/** What Node's HTTP parser may refuse before Fastify sees a request, and how we answer each. */
+const CLIENT_ERRORS: Readonly<Record<string, ErrorCode>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: the connection-level refusals (malformed HTTP, oversized headers, a
+ * request that took too long to arrive) answered in the same `{"message": ...}` shape as everything else,
+ * then the connection is closed, since the parser can no longer tell where the next request would start.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // The peer is gone already: nothing to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    (error.code === undefined ? undefined : CLIENT_ERRORS[error.code]) ?? 'BAD_USER_INPUT';
+  const { status } = ERROR_CATALOGUE[code];
+  const message = code === 'BAD_USER_INPUT' ? 'malformed HTTP request' : ERROR_CATALOGUE[code].message;
+  const body = JSON.stringify({ message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

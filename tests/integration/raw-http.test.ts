@@ -1,0 +1,70 @@
+// What a real socket sees for requests Node or Fastify refuse before any route runs: the same JSON shape, no echo.
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createTestApp, type TestApp } from '../helpers/test-app';
+
+let app: TestApp;
+let port: number;
+beforeAll(async () => {
+  app = await createTestApp();
+  await app.server.listen({ port: 0, host: '127.0.0.1' });
+  port = (app.server.server.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  await app.close();
+});
+
+/** Node's default limit on the size of all request headers together. */
+const NODE_MAX_HEADER_BYTES = 16 * 1024;
+
+/** Sends raw bytes and returns everything the server writes before it closes the connection. */
+function rawRequest(bytes: string): Promise<{ statusLine: string; headers: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head, body = ''] = text.split('\r\n\r\n');
+      const [statusLine, ...headers] = head.split('\r\n');
+      resolve({ statusLine, headers: headers.join('\n').toLowerCase(), body });
+    });
+  });
+}
+
+it('answers 400 {"message":"malformed URL"} to a URL that does not decode, without echoing it', async () => {
+  const answer = await rawRequest(
+    'GET /%?password=hunter2-secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  );
+  expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
+  expect(answer.headers).toContain('content-type: application/json; charset=utf-8');
+  expect(answer.body).toBe('{"message":"malformed URL"}');
+});
+
+it('answers 431 {"message":"request headers too large"} to oversized headers', async () => {
+  const answer = await rawRequest(
+    `GET / HTTP/1.1\r\nHost: x\r\nCookie: session_id=${'a'.repeat(NODE_MAX_HEADER_BYTES)}\r\n\r\n`,
+  );
+  expect(answer.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+  expect(answer.body).toBe('{"message":"request headers too large"}');
+});
+
+it('answers 400 {"message":"malformed HTTP request"} to bytes that are not HTTP', async () => {
+  const answer = await rawRequest('HELLO THERE\r\n\r\n');
+  expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
+  expect(answer.body).toBe('{"message":"malformed HTTP request"}');
+});
+
+it('keeps serving after all of them', async () => {
+  const answer = await rawRequest('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  expect(answer.statusLine).toBe('HTTP/1.1 200 OK');
+  expect(answer.body).toBe('{"message":"Bienvenue"}');
+});
+
+it('answers 403 to a large but legal cookie that is not a session', async () => {
+  const answer = await rawRequest(
+    `GET /profile HTTP/1.1\r\nHost: x\r\nCookie: session_id=${'b'.repeat(8 * 1024)}\r\nConnection: close\r\n\r\n`,
+  );
+  expect(answer.statusLine).toBe('HTTP/1.1 403 Forbidden');
+  expect(answer.body).toBe('{"message":"no valid session"}');
+});
