@@ -116,6 +116,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (idle.success && absolute.success && idle.data > absolute.data) {
     problems.push('SESSION_IDLE_TTL_SECONDS: must not exceed SESSION_ABSOLUTE_TTL_SECONDS');
   }
+  // A session is extended only when touched; touching no more often than it idles out would end active sessions.
+  const touch = envSchema.shape.SESSION_TOUCH_INTERVAL_SECONDS.safeParse(
+    present.SESSION_TOUCH_INTERVAL_SECONDS,
+  );
+  if (touch.success && idle.success && touch.data >= idle.data) {
+    problems.push('SESSION_TOUCH_INTERVAL_SECONDS: must be less than SESSION_IDLE_TTL_SECONDS');
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
 

@@ -156,9 +156,11 @@ export class AuthService {
     if (record === null) return null;
 
     const now = this.clock.now();
+    // The stored expiry was computed with the lifetimes of its day; checking today's lifetimes as well makes a
+    // lowered idle or absolute TTL apply to sessions issued before the change.
+    const idleEnd = addSeconds(record.lastSeenAt, this.lifetimes.sessionIdleTtlSeconds);
     const absoluteEnd = addSeconds(record.sessionCreatedAt, this.lifetimes.sessionAbsoluteTtlSeconds);
-    // Both limits are checked here, not only the stored expiry, so a lowered TTL applies to existing sessions.
-    if (now >= record.expiresAt || now >= absoluteEnd) {
+    if (now >= record.expiresAt || now >= idleEnd || now >= absoluteEnd) {
       await this.sessions().deleteById(record.sessionId);
       return null;
     }

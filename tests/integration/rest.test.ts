@@ -256,22 +256,42 @@ describe('GET /profile', () => {
 });
 
 describe('sliding expiry on the wire', () => {
+  const MINUTE_SECONDS = 60;
+  const DAY_SECONDS = 24 * 60 * MINUTE_SECONDS;
+  const maxAgeOf = (cookie: string): string =>
+    cookie.split('; ').find((part) => part.startsWith('Max-Age=')) ?? '';
+
   it('re-sends the same cookie with a fresh Max-Age once an hour has passed, and not before', async () => {
     const { email, cookie } = await signedInUser(app);
-    app.clock.advanceSeconds(30 * 60);
+    app.clock.advanceSeconds(30 * MINUTE_SECONDS);
     const soon = await sendEmpty(app, 'GET', '/profile', cookie);
     expect(soon.json()).toEqual({ email });
     expect(setCookies(soon)).toEqual([]);
 
-    app.clock.advanceSeconds(31 * 60);
+    app.clock.advanceSeconds(31 * MINUTE_SECONDS);
     const later = await sendEmpty(app, 'GET', '/profile', cookie);
     expect(later.json()).toEqual({ email });
     expect(setCookies(later)).toEqual([`${cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800`]);
   });
 
+  it('shortens the re-sent Max-Age to what is left before the 30-day cap', async () => {
+    const { cookie } = await signedInUser(app);
+    // Used every 6 days: a full idle week each time until the cap (login + 30 days) is nearer than that.
+    for (const expected of [7, 7, 7, 6].map((days) => `Max-Age=${days * DAY_SECONDS}`)) {
+      app.clock.advanceSeconds(6 * DAY_SECONDS);
+      expect(setCookies(await sendEmpty(app, 'GET', '/profile', cookie)).map(maxAgeOf)).toEqual([expected]);
+    }
+    app.clock.advanceSeconds(5 * DAY_SECONDS);
+    const dayTwentyNine = await sendEmpty(app, 'GET', '/profile', cookie);
+    expect(dayTwentyNine.statusCode).toBe(200);
+    expect(setCookies(dayTwentyNine).map(maxAgeOf)).toEqual([`Max-Age=${DAY_SECONDS}`]);
+    app.clock.advanceSeconds(DAY_SECONDS);
+    expect((await sendEmpty(app, 'GET', '/profile', cookie)).statusCode).toBe(403);
+  });
+
   it('answers 403 once the session has been idle for 7 days', async () => {
     const { cookie } = await signedInUser(app);
-    app.clock.advanceSeconds(7 * 24 * 60 * 60);
+    app.clock.advanceSeconds(7 * DAY_SECONDS);
     expect((await sendEmpty(app, 'GET', '/profile', cookie)).statusCode).toBe(403);
   });
 });

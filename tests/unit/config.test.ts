@@ -144,6 +144,11 @@ describe('loadConfig', () => {
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:' }],
     ['SESSION_IDLE_TTL_SECONDS', { SESSION_IDLE_TTL_SECONDS: '7200', SESSION_ABSOLUTE_TTL_SECONDS: '3600' }],
     ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '10' }],
+    ['SESSION_TOUCH_INTERVAL_SECONDS', { SESSION_TOUCH_INTERVAL_SECONDS: '604800' }],
+    [
+      'SESSION_TOUCH_INTERVAL_SECONDS',
+      { SESSION_IDLE_TTL_SECONDS: '600', SESSION_TOUCH_INTERVAL_SECONDS: '3600' },
+    ],
   ])('throws a ConfigError naming %s for %j', (variable, env) => {
     const error = configErrorFrom(env);
     expect(error.name).toBe('ConfigError');

@@ -1,0 +1,75 @@
+// Lowering a session lifetime in the config applies to sessions issued before the change, not only to new ones.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestApp } from '../helpers/test-app';
+import { PASSWORD, uniqueEmail } from '../helpers/factories';
+
+const SECONDS_PER_MINUTE = 60;
+const SECONDS_PER_HOUR = 60 * SECONDS_PER_MINUTE;
+
+let dir: string;
+let databaseUrl: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'auth-lifetimes-'));
+  databaseUrl = join(dir, 'auth.sqlite');
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Logs in on an instance with the default lifetimes (7 days idle, 30 days absolute); `afterLogin` runs there. */
+async function sessionIssuedUnderDefaults(
+  env: Record<string, string> = {},
+  afterLogin?: (advance: (seconds: number) => Promise<void>) => Promise<void>,
+): Promise<string> {
+  const before = await createTestApp({ DATABASE_URL: databaseUrl, ...env });
+  try {
+    const email = uniqueEmail();
+    await before.auth.registerUser(email, PASSWORD);
+    const { token } = await before.auth.login(email, PASSWORD);
+    await afterLogin?.(async (seconds) => {
+      before.clock.advanceSeconds(seconds);
+      expect(await before.auth.getUserFromSessionId(token)).not.toBeNull();
+    });
+    return token;
+  } finally {
+    await before.close();
+  }
+}
+
+it('ends an old session once it has been idle longer than a lowered idle TTL', async () => {
+  const token = await sessionIssuedUnderDefaults();
+  const after = await createTestApp({
+    DATABASE_URL: databaseUrl,
+    SESSION_IDLE_TTL_SECONDS: '600',
+    SESSION_TOUCH_INTERVAL_SECONDS: '60',
+  });
+  try {
+    after.clock.advanceSeconds(601);
+    expect(await after.auth.getUserFromSessionId(token)).toBeNull();
+  } finally {
+    await after.close();
+  }
+});
+
+it('ends an old, recently used session once it is older than a lowered absolute TTL', async () => {
+  // Used half an hour after login, so it is not idle under either configuration; only its age can end it.
+  const token = await sessionIssuedUnderDefaults({ SESSION_TOUCH_INTERVAL_SECONDS: '60' }, (advance) =>
+    advance(30 * SECONDS_PER_MINUTE),
+  );
+  const after = await createTestApp({
+    DATABASE_URL: databaseUrl,
+    SESSION_IDLE_TTL_SECONDS: String(50 * SECONDS_PER_MINUTE),
+    SESSION_ABSOLUTE_TTL_SECONDS: String(SECONDS_PER_HOUR),
+    SESSION_TOUCH_INTERVAL_SECONDS: String(40 * SECONDS_PER_MINUTE),
+  });
+  try {
+    after.clock.advanceSeconds(55 * SECONDS_PER_MINUTE);
+    expect(await after.auth.getUserFromSessionId(token)).not.toBeNull();
+    after.clock.advanceSeconds(6 * SECONDS_PER_MINUTE);
+    expect(await after.auth.getUserFromSessionId(token)).toBeNull();
+  } finally {
+    await after.close();
+  }
+});
