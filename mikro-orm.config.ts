@@ -3,4 +3,5 @@ import 'reflect-metadata';
 import { loadConfig } from './src/config';
 import { ormOptions } from './src/database';
 
+/** The options the MikroORM CLI uses: the app's own, from the same environment variables. */
 export default ormOptions(loadConfig());

@@ -82,8 +82,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       frameworkErrors: answerFrameworkError,
       clientErrorHandler: answerClientError,
     });
-    if (appliedMigrations.length > 0)
+    if (appliedMigrations.length > 0) {
       server.log.info({ migrations: appliedMigrations }, 'applied migrations');
+    }
+    if (config.nodeEnv === 'production') {
+      // Until reset tokens can go by email, anyone who knows an address can reset its password: say so loudly.
+      server.log.warn(
+        'password reset tokens are returned in API responses (development behaviour): anyone who knows an email ' +
+          'can take over its account; do not expose this instance to untrusted clients',
+      );
+    }
     server.addHook('onClose', async () => {
       await orm.close();
     });

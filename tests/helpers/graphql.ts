@@ -38,17 +38,23 @@ export function errorCodes(answer: GraphQLAnswer<unknown>): (string | undefined)
   return (answer.errors ?? []).map((error) => error.extensions?.code);
 }
 
+/** The register mutation with variables $email and $password. */
 export const REGISTER = `mutation Register($email: String!, $password: String!) {
   register(email: $email, password: $password) { id email createdAt }
 }`;
+/** The login mutation with variables $email and $password. */
 export const LOGIN = `mutation Login($email: String!, $password: String!) {
   login(email: $email, password: $password) { id email createdAt }
 }`;
+/** The profile query. */
 export const PROFILE = `query Profile { profile { id email createdAt } }`;
+/** The logout mutation. */
 export const LOGOUT = `mutation Logout { logout }`;
+/** The requestPasswordReset mutation with variable $email. */
 export const REQUEST_RESET = `mutation RequestReset($email: String!) {
   requestPasswordReset(email: $email) { email resetToken }
 }`;
+/** The resetPassword mutation with variables $email, $resetToken and $newPassword. */
 export const RESET = `mutation Reset($email: String!, $resetToken: String!, $newPassword: String!) {
   resetPassword(email: $email, resetToken: $resetToken, newPassword: $newPassword)
 }`;

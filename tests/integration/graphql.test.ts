@@ -308,3 +308,29 @@ describe('unexpected failures', () => {
     }
   });
 });
+
+describe('NODE_ENV=production', () => {
+  it('turns introspection off and warns at start that reset tokens are returned in responses', async () => {
+    const production = await createTestApp({ NODE_ENV: 'production' });
+    try {
+      const answer = await graphql(production, '{ __schema { queryType { name } } }');
+      expect(errorCodes(answer)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      const warnings = production.logLines
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line.level === 40);
+      expect(warnings.map((line) => line.msg)).toEqual([
+        expect.stringContaining('password reset tokens are returned in API responses') as string,
+      ]);
+    } finally {
+      await production.close();
+    }
+  });
+
+  it('keeps introspection on in development', async () => {
+    const answer = await graphql<{ __schema: { queryType: { name: string } } }>(
+      app,
+      '{ __schema { queryType { name } } }',
+    );
+    expect(answer.data?.__schema.queryType.name).toBe('Query');
+  });
+});
