@@ -30,12 +30,15 @@ async function sessionCount(email: string): Promise<number> {
  * login has checked the old password but not yet stored its session. Instrumentation only: bcrypt still decides.
  */
 function whileComparing(during: () => Promise<unknown>): void {
-  const realCompare = bcrypt.compare.bind(bcrypt) as (data: string, hash: string) => Promise<boolean>;
-  jest.spyOn(bcrypt, 'compare').mockImplementationOnce((async (data: string, hash: string) => {
+  type PromiseCompare = (data: string, hash: string) => Promise<boolean>;
+  const realCompare = bcrypt.compare.bind(bcrypt) as PromiseCompare;
+  // bcrypt.compare is typed with its callback overload too; the service only uses the promise form.
+  const spy = jest.spyOn(bcrypt, 'compare') as unknown as jest.SpiedFunction<PromiseCompare>;
+  spy.mockImplementationOnce(async (data, hash) => {
     const matches = await realCompare(data, hash);
     await during();
     return matches;
-  }) as typeof bcrypt.compare);
+  });
 }
 
 it('refuses a login whose password was reset while it was being checked, and keeps no session', async () => {
