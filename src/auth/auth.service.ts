@@ -4,7 +4,7 @@ import type { SqlEntityManager } from '@mikro-orm/knex';
 import { AuthError } from '../errors';
 import type { User } from '../entities/user.entity';
 import type { Clock } from './clock';
-import { checkNewPassword, isPlausiblePassword, normaliseEmail, parseEmail } from './input-policy';
+import { checkNewPassword, isPlausiblePassword, lookupEmail, parseEmail } from './input-policy';
 import type { PasswordHasher } from './password';
 import { SessionRepository } from './session.repository';
 import type { SessionStore } from './session-store';
@@ -118,7 +118,7 @@ export class AuthService {
 
   /** Starts a session for a registered email and returns its token, or null for an unknown email. */
   async createSession(rawEmail: string): Promise<string | null> {
-    const user = await this.users().findByEmail(normaliseEmail(rawEmail));
+    const user = await this.findUser(rawEmail);
     return user === null ? null : (await this.startSession(user)).token;
   }
 
@@ -211,7 +211,7 @@ export class AuthService {
     checkNewPassword(newPassword, 'new password');
     if (!isWellFormedToken(resetToken)) throw new AuthError('INVALID_RESET_TOKEN');
     const tokenHash = hashToken(resetToken);
-    const user = await this.users().findByEmail(normaliseEmail(rawEmail));
+    const user = await this.findUser(rawEmail);
     // Check before hashing so that guessing tokens cannot make us burn bcrypt time; the UPDATE below re-checks.
     if (
       user === null ||
@@ -240,9 +240,15 @@ export class AuthService {
     // A password no account can have is refused without bcrypt; above all, a password past bcrypt's 72 bytes is
     // never compared, because bcrypt would check only its first 72 bytes.
     if (!isPlausiblePassword(password)) return null;
-    const user = await this.users().findByEmail(normaliseEmail(rawEmail));
+    const user = await this.findUser(rawEmail);
     if (user === null) return this.passwords.verifyDummy(password).then(() => null);
     return (await this.passwords.verify(password, user.hashedPassword)) ? user : null;
+  }
+
+  /** The user with this email, or null, including for input no account can have (see lookupEmail). */
+  private async findUser(rawEmail: string): Promise<User | null> {
+    const email = lookupEmail(rawEmail);
+    return email === null ? null : this.users().findByEmail(email);
   }
 
   private async startSession(user: User): Promise<NewSession> {

@@ -15,30 +15,41 @@ export function normaliseEmail(raw: string): string {
   return raw.trim().toLowerCase();
 }
 
+/** What is wrong with a normalised email, or null when it meets the policy. */
+function emailProblem(email: string): string | null {
+  if (email === '') return 'email must not be empty';
+  if ([...email].length > EMAIL_MAX_LENGTH) return `email must be at most ${EMAIL_MAX_LENGTH} characters`;
+  // An unpaired UTF-16 surrogate has no UTF-8 form: stored, it would become U+FFFD and collide with other input.
+  if (!email.isWellFormed()) return 'email must be valid Unicode text';
+  if (FORBIDDEN_EMAIL_CHARS.test(email)) return 'email must not contain spaces or control characters';
+  const parts = email.split('@');
+  if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+    return 'email must have exactly one @ with a name before it and a domain after it';
+  }
+  return null;
+}
+
 /**
  * Normalises and checks an email for registration: at most 254 characters, exactly one `@`,
- * a non-empty local part and domain, no whitespace or control characters.
+ * a non-empty local part and domain, no whitespace or control characters, well-formed Unicode.
  * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
  */
 export function parseEmail(raw: string): string {
   const email = normaliseEmail(raw);
-  if (email === '') throw new AuthError('BAD_USER_INPUT', 'email must not be empty');
-  if ([...email].length > EMAIL_MAX_LENGTH) {
-    throw new AuthError('BAD_USER_INPUT', `email must be at most ${EMAIL_MAX_LENGTH} characters`);
-  }
-  // An unpaired UTF-16 surrogate has no UTF-8 form: stored, it would become U+FFFD and collide with other input.
-  if (!email.isWellFormed()) throw new AuthError('BAD_USER_INPUT', 'email must be valid Unicode text');
-  if (FORBIDDEN_EMAIL_CHARS.test(email)) {
-    throw new AuthError('BAD_USER_INPUT', 'email must not contain spaces or control characters');
-  }
-  const parts = email.split('@');
-  if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-    throw new AuthError(
-      'BAD_USER_INPUT',
-      'email must have exactly one @ with a name before it and a domain after it',
-    );
-  }
+  const problem = emailProblem(email);
+  if (problem !== null) throw new AuthError('BAD_USER_INPUT', problem);
   return email;
+}
+
+/**
+ * The normalised email if it could belong to an account, else null. Lookups (login, reset) use it so that input
+ * no account can have never reaches a query: that saves the query, and it keeps bytes such as NUL or lone
+ * surrogates away from the database driver, which would cut the statement short or turn them into U+FFFD.
+ * Every stored email passed parseEmail, so nothing that can log in is refused here.
+ */
+export function lookupEmail(raw: string): string | null {
+  const email = normaliseEmail(raw);
+  return emailProblem(email) === null ? email : null;
 }
 
 /**
