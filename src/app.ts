@@ -1,5 +1,4 @@
 // The composition root: the one place that creates and wires the database, services, GraphQL and HTTP.
-import formbody from '@fastify/formbody';
 import type { MikroORM } from '@mikro-orm/sqlite';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AuthService } from './auth/auth.service';
@@ -10,6 +9,7 @@ import type { Config } from './config';
 import { openDatabase } from './database';
 import { AuthResolver } from './graphql/auth.resolver';
 import { buildAuthSchema } from './graphql/schema';
+import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, answerFrameworkError, registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerRestShim } from './http/rest-shim';
@@ -97,8 +97,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
 
     // Only forms (as curl -d sends them) and JSON: any other body type is refused with 415.
-    server.removeContentTypeParser('text/plain');
-    await server.register(formbody);
+    registerBodyParsers(server);
     registerErrorHandlers(server);
 
     const sessions = new HttpSessions(auth, config.cookieSecure);
