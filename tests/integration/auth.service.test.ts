@@ -229,6 +229,13 @@ describe('destroySession', () => {
     expect(await app.auth.getUserFromSessionId(other)).toEqual(user);
   });
 
+  it('returns true to exactly one of two concurrent destroys of one session, false to the other', async () => {
+    const { token } = await signedIn();
+    const results = await Promise.all([app.auth.destroySession(token), app.auth.destroySession(token)]);
+    expect([...results].sort()).toEqual([false, true]);
+    expect(await sessionRow(token)).toBeUndefined();
+  });
+
   it.each<[string, unknown]>([
     ['an unknown token', 'B'.repeat(43)],
     ['a malformed token', '%%%'],

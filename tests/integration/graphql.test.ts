@@ -20,6 +20,10 @@ interface UserData {
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** A SHA-256 hex digest, such as a session token's stored hash. */
+const SHA256_HEX_RUN = /[a-f0-9]{64}/;
+/** The start of a bcrypt hash: $2a$, $2b$ or $2y$ and the cost. */
+const BCRYPT_HASH_START = /\$2[aby]\$\d{2}\$/;
 
 let app: TestApp;
 beforeAll(async () => {
@@ -303,6 +307,36 @@ describe('unexpected failures', () => {
       expect(logged).toContain(body.requestId);
       expect(logged).toContain('no such table');
       expect(logged).not.toContain(password);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('logs a failed REST login under its request id with the token hash in the failing SQL redacted', async () => {
+    const broken = await createTestApp();
+    try {
+      const email = await registeredUser(broken);
+      // The session INSERT then fails, and MikroORM's message quotes the statement with the token hash inlined.
+      await broken.orm.em.getConnection().execute('drop table sessions');
+      const rest = await sendForm(broken, 'POST', '/sessions', { email, password: PASSWORD });
+      expect(rest.statusCode).toBe(500);
+      const { requestId } = rest.json<{ requestId: string }>();
+
+      type LogLine = { reqId?: string; msg: string };
+      const linesOfRequest = broken.logLines.filter(
+        (line) => (JSON.parse(line) as LogLine).reqId === requestId,
+      );
+      const failures = linesOfRequest.filter(
+        (line) => (JSON.parse(line) as LogLine).msg === 'request failed',
+      );
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toContain('insert into `sessions`');
+      expect(failures[0]).toContain('no such table: sessions');
+      expect(failures[0]).toContain('[redacted]');
+      for (const line of linesOfRequest) {
+        expect(line).not.toMatch(SHA256_HEX_RUN);
+        expect(line).not.toMatch(BCRYPT_HASH_START);
+      }
     } finally {
       await broken.close();
     }

@@ -1,4 +1,4 @@
-// Lowering a session lifetime in the config applies to sessions issued before the change, not only to new ones.
+// Changed session lifetimes: a lowered one applies to sessions issued before, a raised one extends none.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import { PASSWORD, uniqueEmail } from '../helpers/factories';
 
 const SECONDS_PER_MINUTE = 60;
 const SECONDS_PER_HOUR = 60 * SECONDS_PER_MINUTE;
+/** An idle TTL far below the default 7 days. */
+const SHORT_IDLE_TTL_SECONDS = 10 * SECONDS_PER_MINUTE;
 
 let dir: string;
 let databaseUrl: string;
@@ -18,8 +20,8 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Logs in on an instance with the default lifetimes (7 days idle, 30 days absolute); `afterLogin` runs there. */
-async function sessionIssuedUnderDefaults(
+/** Logs in on an instance with these lifetimes (default: 7 days idle, 30 days absolute); `afterLogin` runs there. */
+async function sessionIssuedUnder(
   env: Record<string, string> = {},
   afterLogin?: (advance: (seconds: number) => Promise<void>) => Promise<void>,
 ): Promise<string> {
@@ -39,7 +41,7 @@ async function sessionIssuedUnderDefaults(
 }
 
 it('ends an old session once it has been idle longer than a lowered idle TTL', async () => {
-  const token = await sessionIssuedUnderDefaults();
+  const token = await sessionIssuedUnder();
   const after = await createTestApp({
     DATABASE_URL: databaseUrl,
     SESSION_IDLE_TTL_SECONDS: '600',
@@ -55,7 +57,7 @@ it('ends an old session once it has been idle longer than a lowered idle TTL', a
 
 it('ends an old, recently used session once it is older than a lowered absolute TTL', async () => {
   // Used half an hour after login, so it is not idle under either configuration; only its age can end it.
-  const token = await sessionIssuedUnderDefaults({ SESSION_TOUCH_INTERVAL_SECONDS: '60' }, (advance) =>
+  const token = await sessionIssuedUnder({ SESSION_TOUCH_INTERVAL_SECONDS: '60' }, (advance) =>
     advance(30 * SECONDS_PER_MINUTE),
   );
   const after = await createTestApp({
@@ -68,6 +70,22 @@ it('ends an old, recently used session once it is older than a lowered absolute 
     after.clock.advanceSeconds(55 * SECONDS_PER_MINUTE);
     expect(await after.auth.getUserFromSessionId(token)).not.toBeNull();
     after.clock.advanceSeconds(6 * SECONDS_PER_MINUTE);
+    expect(await after.auth.getUserFromSessionId(token)).toBeNull();
+  } finally {
+    await after.close();
+  }
+});
+
+it('keeps the stored expiry of an old session when the idle TTL is raised: it ends 600 s after login', async () => {
+  const token = await sessionIssuedUnder({
+    SESSION_IDLE_TTL_SECONDS: String(SHORT_IDLE_TTL_SECONDS),
+    SESSION_TOUCH_INTERVAL_SECONDS: String(SECONDS_PER_MINUTE),
+  });
+  // The default lifetimes: 7 days idle, touched at most hourly, so nothing here rewrites the stored expiry.
+  const after = await createTestApp({ DATABASE_URL: databaseUrl });
+  try {
+    expect(await after.auth.getUserFromSessionId(token)).not.toBeNull();
+    after.clock.advanceSeconds(SHORT_IDLE_TTL_SECONDS + 1);
     expect(await after.auth.getUserFromSessionId(token)).toBeNull();
   } finally {
     await after.close();

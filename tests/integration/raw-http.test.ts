@@ -17,14 +17,26 @@ afterAll(async () => {
 /** Node's default limit on the size of all request headers together. */
 const NODE_MAX_HEADER_BYTES = 16 * 1024;
 
-/** Sends raw bytes and returns everything the server writes before it closes the connection. */
+/** How long the server may take to close the connection; it answers in milliseconds. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * Sends raw bytes and returns everything the server writes before it closes the connection. The client never
+ * half-closes, so the answer only settles when the server itself ends the connection (after a request with
+ * Connection: close, or after refusing one); a connection still open after CLOSE_TIMEOUT_MS fails the test.
+ */
 function rawRequest(bytes: string): Promise<{ statusLine: string; headers: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
     let text = '';
+    const timer = setTimeout(() => {
+      reject(new Error(`the server kept the connection open after writing: ${JSON.stringify(text)}`));
+      socket.destroy();
+    }, CLOSE_TIMEOUT_MS);
     socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
     socket.on('error', reject);
     socket.on('close', () => {
+      clearTimeout(timer);
       const [head, body = ''] = text.split('\r\n\r\n');
       const [statusLine, ...headers] = head.split('\r\n');
       resolve({ statusLine, headers: headers.join('\n').toLowerCase(), body });

@@ -149,11 +149,36 @@ describe('loadConfig', () => {
       'SESSION_TOUCH_INTERVAL_SECONDS',
       { SESSION_IDLE_TTL_SECONDS: '600', SESSION_TOUCH_INTERVAL_SECONDS: '3600' },
     ],
+    [
+      'SESSION_TOUCH_INTERVAL_SECONDS',
+      { SESSION_IDLE_TTL_SECONDS: '600', SESSION_TOUCH_INTERVAL_SECONDS: '600' },
+    ],
+    [
+      'SESSION_IDLE_TTL_SECONDS',
+      {
+        SESSION_IDLE_TTL_SECONDS: '3601',
+        SESSION_ABSOLUTE_TTL_SECONDS: '3600',
+        SESSION_TOUCH_INTERVAL_SECONDS: '60',
+      },
+    ],
   ])('throws a ConfigError naming %s for %j', (variable, env) => {
     const error = configErrorFrom(env);
     expect(error.name).toBe('ConfigError');
     expect(namedVariables(error)).toEqual([variable]);
     expect(error.message).toContain(`\n  - ${variable}: `);
+  });
+
+  it('accepts an idle TTL equal to the absolute TTL', () => {
+    const config = loadConfig({
+      SESSION_IDLE_TTL_SECONDS: '3600',
+      SESSION_ABSOLUTE_TTL_SECONDS: '3600',
+      SESSION_TOUCH_INTERVAL_SECONDS: '60',
+    });
+    expect(config).toMatchObject({
+      sessionIdleTtlSeconds: 3600,
+      sessionAbsoluteTtlSeconds: 3600,
+      sessionTouchIntervalSeconds: 60,
+    });
   });
 
   it('names every bad variable in one error', () => {

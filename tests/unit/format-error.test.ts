@@ -74,6 +74,15 @@ describe('formatError', () => {
     expect(classifyError(error)).toBe('internal');
   });
 
+  it('hides a code-less GraphQLError that has a path, as a resolver-thrown one has, as INTERNAL_SERVER_ERROR', () => {
+    const error = new GraphQLError('row 7 hash $2b$04$...', { path: ['login'] });
+    expect(classifyError(error)).toBe('internal');
+    expect(formatError(formattedByApollo(error, 'INTERNAL_SERVER_ERROR'), error)).toEqual({
+      ...INTERNAL,
+      path: ['login'],
+    });
+  });
+
   it('answers BAD_REQUEST for a code-less refusal from graphql-js itself, keeping its message', () => {
     const message = 'Schema is not configured to execute subscription operation.';
     const error = new GraphQLError(message, { nodes: [] });

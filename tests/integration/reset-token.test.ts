@@ -1,0 +1,127 @@
+// Reset tokens: bcrypt runs only for a token that can succeed, and the conditional UPDATE alone refuses any other.
+import { AuthError } from '../../src/errors';
+import type { PublicUser } from '../../src/auth/auth.service';
+import { generateToken, hashToken } from '../../src/auth/tokens';
+import { UserRepository } from '../../src/auth/user.repository';
+import { createTestApp, type TestApp } from '../helpers/test-app';
+import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
+
+const MS_PER_SECOND = 1000;
+// The default of the configuration, which createTestApp() leaves alone.
+const RESET_TOKEN_TTL_SECONDS = 60 * 60;
+
+/** A registered user and the reset token just issued for it. */
+interface TokenHolder {
+  readonly user: PublicUser;
+  readonly resetToken: string;
+}
+
+let app: TestApp;
+/** A bcrypt hash of NEW_PASSWORD at the test cost, for calling consumeResetToken directly. */
+let newPasswordHash: string;
+beforeAll(async () => {
+  app = await createTestApp();
+  newPasswordHash = await app.passwords.hash(NEW_PASSWORD);
+});
+afterAll(async () => {
+  await app.close();
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+/** Registers a user with a fresh unique email and issues it a reset token. */
+async function tokenHolder(): Promise<TokenHolder> {
+  const user = await app.auth.registerUser(uniqueEmail(), PASSWORD);
+  const { resetToken } = await app.auth.getResetPasswordToken(user.email);
+  return { user, resetToken };
+}
+
+/** The time `seconds` after `date`. */
+function secondsAfter(date: Date, seconds: number): Date {
+  return new Date(date.getTime() + seconds * MS_PER_SECOND);
+}
+
+describe('updatePassword', () => {
+  it.each<[string, (holder: TokenHolder) => Promise<string>]>([
+    ['a wrong token', () => Promise.resolve(generateToken())],
+    ["another user's token", async () => (await tokenHolder()).resetToken],
+    [
+      'its own token once an hour old',
+      ({ resetToken }) => {
+        app.clock.advanceSeconds(RESET_TOKEN_TTL_SECONDS);
+        return Promise.resolve(resetToken);
+      },
+    ],
+  ])('refuses %s with INVALID_RESET_TOKEN and never hashes the new password', async (_case, tokenToTry) => {
+    const holder = await tokenHolder();
+    const resetToken = await tokenToTry(holder);
+    // Instrumentation only: the spy calls through to bcrypt.
+    const hash = jest.spyOn(app.passwords, 'hash');
+
+    const promise = app.auth.updatePassword(holder.user.email, resetToken, NEW_PASSWORD);
+    await expect(promise).rejects.toBeInstanceOf(AuthError);
+    await expect(promise).rejects.toMatchObject({ code: 'INVALID_RESET_TOKEN' });
+    expect(hash).not.toHaveBeenCalled();
+    expect(await app.auth.validLogin(holder.user.email, PASSWORD)).toBe(true);
+  });
+
+  it('hashes the new password exactly once for the right token', async () => {
+    const { user, resetToken } = await tokenHolder();
+    const hash = jest.spyOn(app.passwords, 'hash');
+    await expect(app.auth.updatePassword(user.email, resetToken, NEW_PASSWORD)).resolves.toEqual(user);
+    expect(hash).toHaveBeenCalledTimes(1);
+    expect(hash).toHaveBeenCalledWith(NEW_PASSWORD);
+  });
+
+  it('accepts the email in capitals with spaces around it', async () => {
+    const { user, resetToken } = await tokenHolder();
+    await expect(
+      app.auth.updatePassword(` ${user.email.toUpperCase()} `, resetToken, NEW_PASSWORD),
+    ).resolves.toEqual(user);
+    expect(await app.auth.validLogin(user.email, NEW_PASSWORD)).toBe(true);
+  });
+});
+
+describe('UserRepository.consumeResetToken, without the pre-checks of updatePassword', () => {
+  /** One conditional UPDATE, in a unit of work of its own, setting NEW_PASSWORD when it succeeds. */
+  function consume(userId: number, tokenHash: string, now: Date): Promise<boolean> {
+    return new UserRepository(app.orm.em.fork()).consumeResetToken(userId, tokenHash, now, newPasswordHash);
+  }
+
+  it.each([
+    ['at the instant the token expires', RESET_TOKEN_TTL_SECONDS],
+    ['a second after the token expired', RESET_TOKEN_TTL_SECONDS + 1],
+  ])('is false %s, and true for the same token before then', async (_case, secondsLater) => {
+    const { user, resetToken } = await tokenHolder();
+    const issuedAt = app.clock.now();
+    expect(await consume(user.id, hashToken(resetToken), secondsAfter(issuedAt, secondsLater))).toBe(false);
+    expect(await app.auth.validLogin(user.email, PASSWORD)).toBe(true);
+    expect(await consume(user.id, hashToken(resetToken), issuedAt)).toBe(true);
+  });
+
+  it("is false for one user's token hash with another user's id, and changes neither password", async () => {
+    const owner = await tokenHolder();
+    const other = await tokenHolder();
+    const now = app.clock.now();
+    expect(await consume(other.user.id, hashToken(owner.resetToken), now)).toBe(false);
+    expect(await app.auth.validLogin(owner.user.email, PASSWORD)).toBe(true);
+    expect(await app.auth.validLogin(other.user.email, PASSWORD)).toBe(true);
+    expect(await consume(owner.user.id, hashToken(owner.resetToken), now)).toBe(true);
+  });
+
+  it('is false for a hash that is not the token hash, and the password stays', async () => {
+    const { user } = await tokenHolder();
+    expect(await consume(user.id, hashToken(generateToken()), app.clock.now())).toBe(false);
+    expect(await app.auth.validLogin(user.email, PASSWORD)).toBe(true);
+  });
+
+  it('is true exactly once for the right token hash, and sets the new password', async () => {
+    const { user, resetToken } = await tokenHolder();
+    const now = app.clock.now();
+    expect(await consume(user.id, hashToken(resetToken), now)).toBe(true);
+    expect(await consume(user.id, hashToken(resetToken), now)).toBe(false);
+    expect(await app.auth.validLogin(user.email, PASSWORD)).toBe(false);
+    expect(await app.auth.validLogin(user.email, NEW_PASSWORD)).toBe(true);
+  });
+});
