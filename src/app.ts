@@ -1,9 +1,12 @@
 // The composition root: the one place that creates and wires the database, services, GraphQL and HTTP.
+import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/sqlite';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { AuthGate } from './auth/auth-gate';
 import { AuthService } from './auth/auth.service';
 import { systemClock, type Clock } from './auth/clock';
 import { PasswordHasher } from './auth/password';
+import { RateLimits } from './auth/rate-limits';
 import { SessionStore } from './auth/session-store';
 import type { Config } from './config';
 import { openDatabase } from './database';
@@ -13,6 +16,7 @@ import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, answerFrameworkError, registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerRestShim } from './http/rest-shim';
+import { registerSecurity } from './http/security';
 import { HttpSessions } from './http/session-hook';
 import { OneLinePerRequest, REDACTED_PATHS, serializeReply, serializeRequest } from './http/logging';
 
@@ -29,9 +33,16 @@ export interface App {
   readonly orm: MikroORM;
   readonly auth: AuthService;
   readonly passwords: PasswordHasher;
+  readonly limits: RateLimits;
   /** Stops accepting requests, finishes in-flight ones, stops Apollo and closes the database. */
   close(): Promise<void>;
 }
+
+/**
+ * How often Node checks connections against the request timeout. Its default (30 s) would let a 10 s timeout
+ * fire anywhere between 10 and 40 s; a check a second is cheap (a walk over open connections).
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /** How often a closing server looks for keep-alive connections that have just gone idle. */
 const IDLE_SWEEP_INTERVAL_MS = 100;
@@ -55,7 +66,10 @@ async function closeGracefully(server: FastifyInstance): Promise<void> {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const { orm, appliedMigrations } = await openDatabase(config);
   try {
-    const passwords = new PasswordHasher(config.bcryptRounds);
+    const passwords = new PasswordHasher(config.bcryptRounds, {
+      maxConcurrency: config.bcryptMaxConcurrency,
+      maxQueue: config.bcryptMaxQueue,
+    });
     await passwords.warmUp();
     const auth = new AuthService({
       em: orm.em,
@@ -79,6 +93,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
       logController: new OneLinePerRequest(),
       bodyLimit: config.bodyLimitBytes,
+      requestTimeout: config.requestTimeoutSeconds * 1000,
+      handlerTimeout: config.handlerTimeoutSeconds * 1000,
+      http: { connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+      // Without named proxies, X-Forwarded-For is ignored: any client could write it and pick its own address.
+      trustProxy: config.trustProxy.length === 0 ? false : [...config.trustProxy],
+      // Random ids are unique across restarts and instances (Fastify's default counter restarts at req-1), and
+      // a client-sent id is never used, so nobody can plant a misleading id in our logs.
+      genReqId: () => randomUUID(),
       frameworkErrors: answerFrameworkError,
       clientErrorHandler: answerClientError,
     });
@@ -92,6 +114,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           'can take over its account; do not expose this instance to untrusted clients',
       );
     }
+    if (!config.rateLimit.enabled) {
+      server.log.warn(
+        'RATE_LIMIT=off: no brute-force or spam limits apply; use this only for load tests, never in production',
+      );
+    }
     server.addHook('onClose', async () => {
       await orm.close();
     });
@@ -99,15 +126,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Only forms (as curl -d sends them) and JSON: any other body type is refused with 415.
     registerBodyParsers(server);
     registerErrorHandlers(server);
+    await registerSecurity(server, { corsOrigins: config.corsOrigins });
 
+    const limits = new RateLimits(config.rateLimit);
+    const gate = new AuthGate(auth, limits);
     const sessions = new HttpSessions(auth, config.cookieSecure);
     sessions.register(server);
-    registerRestShim(server, auth, sessions);
-    const schema = await buildAuthSchema(new AuthResolver(auth));
-    await registerGraphQL(server, { schema, sessions, production: config.nodeEnv === 'production' });
+    registerRestShim(server, gate, sessions);
+    const schema = await buildAuthSchema(new AuthResolver(gate));
+    await registerGraphQL(server, { schema, sessions, limits: config.graphql });
     await server.ready();
 
-    return { server, orm, auth, passwords, close: () => closeGracefully(server) };
+    return { server, orm, auth, passwords, limits, close: () => closeGracefully(server) };
   } catch (error) {
     await orm.close(true);
     throw error;

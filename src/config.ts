@@ -1,4 +1,6 @@
 // The only reader of process.env: parses and validates it once into a typed, frozen Config.
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const SECONDS_PER_HOUR = 60 * 60;
@@ -9,6 +11,36 @@ export interface DatabaseConfig {
   readonly dialect: 'sqlite';
   /** File path of the SQLite database, or `:memory:`. */
   readonly sqlitePath: string;
+}
+
+/** A fixed-window limit: at most `points` counted events per `durationSeconds`. */
+export interface WindowLimit {
+  readonly points: number;
+  readonly durationSeconds: number;
+}
+
+/** The brute-force and spam limits (README, "Security"). `enabled: false` is RATE_LIMIT=off. */
+export interface RateLimitConfig {
+  readonly enabled: boolean;
+  /** Consecutive failed logins of one email before the back-off starts. */
+  readonly loginFailuresBeforeBackoff: number;
+  readonly loginBackoffInitialSeconds: number;
+  readonly loginBackoffMaxSeconds: number;
+  readonly loginPerIp: WindowLimit;
+  readonly registerPerIp: WindowLimit;
+  readonly resetRequestPerIp: WindowLimit;
+  readonly resetRequestPerAccount: WindowLimit;
+}
+
+/** GraphQL limits (README, "Security"). */
+export interface GraphQLConfig {
+  readonly introspection: boolean;
+  readonly landingPage: boolean;
+  readonly maxDepth: number;
+  readonly maxAliases: number;
+  /** How many times one operation may run each of login, register, requestPasswordReset and resetPassword. */
+  readonly maxAuthMutations: number;
+  readonly maxTokens: number;
 }
 
 /** The validated, typed configuration of one process. Every field has a documented default. */
@@ -28,6 +60,20 @@ export interface Config {
   readonly cookieSecure: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly bodyLimitBytes: number;
+  /** A request must arrive whole (headers and body) within this time, or it is answered 408. */
+  readonly requestTimeoutSeconds: number;
+  /** A request must be answered within this time once it has arrived, or it is answered 503. */
+  readonly handlerTimeoutSeconds: number;
+  /** Proxies whose X-Forwarded-For is believed (addresses, CIDRs or proxy-addr names); empty: none. */
+  readonly trustProxy: readonly string[];
+  /** Origins allowed to call with credentials from a browser; empty: CORS off. */
+  readonly corsOrigins: readonly string[];
+  /** At most this many bcrypt hashes run at once. */
+  readonly bcryptMaxConcurrency: number;
+  /** At most this many more wait for a slot; beyond that, requests are refused at once with SERVICE_BUSY. */
+  readonly bcryptMaxQueue: number;
+  readonly rateLimit: RateLimitConfig;
+  readonly graphql: GraphQLConfig;
 }
 
 /** Thrown when the environment does not describe a valid configuration; the message names each bad variable. */
@@ -52,6 +98,51 @@ const boolean = z
   .toLowerCase()
   .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: SECONDS_PER_HOUR };
+
+/** `<points>/<duration>` with a duration in s, m or h, such as `30/1m` or `3/1h`. */
+const windowLimit = z
+  .string()
+  .trim()
+  .regex(/^\d{1,6}\/\d{1,6}[smh]$/, 'must look like 30/1m (count per duration in s, m or h)')
+  .transform((value): WindowLimit => {
+    const [points, duration] = value.split('/') as [string, string];
+    const unit = UNIT_SECONDS[duration.slice(-1)] ?? 1;
+    return { points: Number(points), durationSeconds: Number(duration.slice(0, -1)) * unit };
+  })
+  .refine(
+    (limit) => limit.points >= 1 && limit.durationSeconds >= 1,
+    'count and duration must be at least 1',
+  );
+
+/** A comma-separated list; blanks between commas are ignored. */
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== ''),
+);
+
+/** proxy-addr's names for address ranges, accepted in TRUST_PROXY besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxySpec(item: string): boolean {
+  if (PROXY_RANGE_NAMES.has(item)) return true;
+  const [address, bits, extra] = item.split('/');
+  if (extra !== undefined || address === undefined) return false;
+  const version = isIP(address);
+  if (version === 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}
+
+/** An origin exactly as a browser sends it: scheme, host and optional port, nothing else. */
+function isOrigin(item: string): boolean {
+  if (!URL.canParse(item)) return false;
+  const url = new URL(item);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item;
+}
 
 /** Turns `DATABASE_URL` into a database choice, or explains why it cannot. */
 function parseDatabaseUrl(url: string): DatabaseConfig | string {
@@ -91,6 +182,38 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // An auth request is a few hundred bytes; a small cap keeps floods of large bodies cheap to refuse.
   BODY_LIMIT_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
+  // A slow-loris client holds a connection by trickling bytes; a whole request taking this long is not a client.
+  REQUEST_TIMEOUT_SECONDS: integer(1, 300).default(10),
+  // Generous: only a stalled database or an overloaded machine gets near it, and the client then gets a 503.
+  HANDLER_TIMEOUT_SECONDS: integer(1, 300).default(30),
+  TRUST_PROXY: list
+    .refine(
+      (items) => items.every(isProxySpec),
+      'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal',
+    )
+    .default([]),
+  CORS_ORIGINS: list
+    .refine(
+      (items) => items.every(isOrigin),
+      'must be a comma-separated list of origins such as https://app.example.com (no path, no trailing slash)',
+    )
+    .default([]),
+  BCRYPT_MAX_CONCURRENCY: integer(1, 256).optional(),
+  BCRYPT_MAX_QUEUE: integer(0, 10_000).optional(),
+  RATE_LIMIT: z.enum(['on', 'off']).default('on'),
+  RATE_LIMIT_LOGIN_FAILURES: integer(1, 1000).default(5),
+  RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: integer(1, SECONDS_PER_HOUR).default(1),
+  RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: integer(1, SECONDS_PER_DAY).default(5 * 60),
+  RATE_LIMIT_LOGIN_PER_IP: windowLimit.default({ points: 30, durationSeconds: 60 }),
+  RATE_LIMIT_REGISTER_PER_IP: windowLimit.default({ points: 5, durationSeconds: 10 * 60 }),
+  RATE_LIMIT_RESET_PER_IP: windowLimit.default({ points: 3, durationSeconds: 60 }),
+  RATE_LIMIT_RESET_PER_ACCOUNT: windowLimit.default({ points: 3, durationSeconds: SECONDS_PER_HOUR }),
+  GRAPHQL_INTROSPECTION: boolean.optional(),
+  GRAPHQL_LANDING_PAGE: boolean.optional(),
+  GRAPHQL_MAX_DEPTH: integer(1, 100).default(6),
+  GRAPHQL_MAX_ALIASES: integer(0, 1000).default(15),
+  GRAPHQL_MAX_AUTH_MUTATIONS: integer(1, 100).default(1),
+  GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(1000),
 });
 
 /**
@@ -123,8 +246,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (touch.success && idle.success && touch.data >= idle.data) {
     problems.push('SESSION_TOUCH_INTERVAL_SECONDS: must be less than SESSION_IDLE_TTL_SECONDS');
   }
+  const initial = envSchema.shape.RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS.safeParse(
+    present.RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS,
+  );
+  const max = envSchema.shape.RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS.safeParse(
+    present.RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS,
+  );
+  if (initial.success && max.success && initial.data > max.data) {
+    problems.push(
+      'RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: must not exceed RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS',
+    );
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  // One hash per core keeps every core busy without making hashes wait on each other for CPU.
+  const bcryptMaxConcurrency = e.BCRYPT_MAX_CONCURRENCY ?? availableParallelism();
 
   return Object.freeze({
     nodeEnv: e.NODE_ENV,
@@ -139,5 +276,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cookieSecure: e.COOKIE_SECURE,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
+    handlerTimeoutSeconds: e.HANDLER_TIMEOUT_SECONDS,
+    trustProxy: Object.freeze(e.TRUST_PROXY),
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    bcryptMaxConcurrency,
+    // Four waiting per running hash: at cost 12 (about 250 ms) the last one in the queue waits about a second.
+    bcryptMaxQueue: e.BCRYPT_MAX_QUEUE ?? 4 * bcryptMaxConcurrency,
+    rateLimit: Object.freeze({
+      enabled: e.RATE_LIMIT === 'on',
+      loginFailuresBeforeBackoff: e.RATE_LIMIT_LOGIN_FAILURES,
+      loginBackoffInitialSeconds: e.RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS,
+      loginBackoffMaxSeconds: e.RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS,
+      loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
+      registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP,
+      resetRequestPerIp: e.RATE_LIMIT_RESET_PER_IP,
+      resetRequestPerAccount: e.RATE_LIMIT_RESET_PER_ACCOUNT,
+    }),
+    graphql: Object.freeze({
+      // Both expose the schema to anyone who asks; production serves known clients, which need neither.
+      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      landingPage: e.GRAPHQL_LANDING_PAGE ?? !production,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxAuthMutations: e.GRAPHQL_MAX_AUTH_MUTATIONS,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+    }),
   });
 }

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
     status: 415,
     message: 'unsupported content type: use application/x-www-form-urlencoded or application/json',
   },
+  RATE_LIMITED: { status: 429, message: 'too many attempts, try again later' },
   HEADERS_TOO_LARGE: { status: 431, message: 'request headers too large' },
   // Raised by UserRepository.findUserBy (the exercise's NoResultFound): the service turns it into a
   // transport-specific answer, so reaching a client means a bug, hence "internal".
@@ -26,6 +27,8 @@ export const ERROR_CATALOGUE = {
   // The exercise's InvalidRequestError: a query or update named a field that User does not have. Always a bug.
   INVALID_QUERY: { status: 500, message: 'internal server error' },
   INTERNAL_SERVER_ERROR: { status: 500, message: 'internal server error' },
+  // Load shedding, not a fault: the client did nothing wrong and may retry after Retry-After, so it is told so.
+  SERVICE_BUSY: { status: 503, message: 'service busy, try again shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */
@@ -37,11 +40,19 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
  */
 export class AuthError extends Error {
   readonly code: ErrorCode;
+  /** For RATE_LIMITED and SERVICE_BUSY: whole seconds before a retry can succeed (Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message?: string) {
+  constructor(code: ErrorCode, message?: string, retryAfterSeconds?: number) {
     super(message ?? ERROR_CATALOGUE[code].message);
     this.name = 'AuthError';
     this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** A refusal the client may retry after the given time (RATE_LIMITED, SERVICE_BUSY), at least a second. */
+  static retryLater(code: 'RATE_LIMITED' | 'SERVICE_BUSY', retryAfterMs: number): AuthError {
+    return new AuthError(code, undefined, Math.max(1, Math.ceil(retryAfterMs / 1000)));
   }
 
   /** The HTTP status the REST shim answers with. */
@@ -49,16 +60,22 @@ export class AuthError extends Error {
     return ERROR_CATALOGUE[this.code].status;
   }
 
-  /** Whether the message may be shown to the client (4xx) or must be replaced by the generic one (5xx). */
+  /** Whether the message may be shown to the client (4xx, SERVICE_BUSY) or must be replaced by the generic one. */
   get exposed(): boolean {
-    return this.status < 500;
+    return this.status < 500 || this.code === 'SERVICE_BUSY';
   }
 }
 
 /** The status and body a client gets for any thrown value: catalogue errors keep their message, the rest are hidden. */
-export function publicError(error: unknown): { code: ErrorCode; status: number; message: string } {
+export function publicError(error: unknown): {
+  code: ErrorCode;
+  status: number;
+  message: string;
+  retryAfterSeconds?: number;
+} {
   if (error instanceof AuthError && error.exposed) {
-    return { code: error.code, status: error.status, message: error.message };
+    const { code, status, message, retryAfterSeconds } = error;
+    return { code, status, message, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
   }
   const { status, message } = ERROR_CATALOGUE.INTERNAL_SERVER_ERROR;
   return { code: 'INTERNAL_SERVER_ERROR', status, message };

@@ -7,6 +7,21 @@ import { errorForLog } from './http/logging';
 /** How long in-flight requests get to finish after a stop signal before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** libuv's default pool size: what fs, dns and SQLite get when no bcrypt is running. */
+const LIBUV_DEFAULT_THREADS = 4;
+
+/**
+ * Sizes libuv's thread pool, unless the operator already set UV_THREADPOOL_SIZE. bcrypt, SQLite queries (the
+ * sqlite3 driver runs each one on the pool), fs and dns all share that pool, which has 4 threads by default. The
+ * bcrypt admission gate lets at most BCRYPT_MAX_CONCURRENCY hashes run; giving the pool that many threads plus the
+ * default 4 means a burst of logins can never take the threads the profile read needs. More threads than that
+ * would only let more hashes fight over the same cores. libuv reads the variable when the pool first starts, so
+ * this must run before any pool work: it does, since nothing before it does asynchronous I/O.
+ */
+function sizeThreadPool(config: Config): void {
+  process.env.UV_THREADPOOL_SIZE ??= String(config.bcryptMaxConcurrency + LIBUV_DEFAULT_THREADS);
+}
+
 function readConfig(): Config {
   try {
     return loadConfig();
@@ -22,6 +37,7 @@ function readConfig(): Config {
 
 async function main(): Promise<void> {
   const config = readConfig();
+  sizeThreadPool(config);
   const app = await createApp(config);
   const { server } = app;
 

@@ -1,29 +1,53 @@
 // Password hashing with bcrypt (the exercise's `_hash_password`), including the dummy compare for unknown users.
 import bcrypt from 'bcrypt';
 import { randomBytes } from 'node:crypto';
+import { Admission } from './admission';
 
 /** Hashes a password with bcrypt at the given cost (a fresh random salt each time). */
 export async function hashPassword(password: string, rounds: number): Promise<string> {
   return bcrypt.hash(password, rounds);
 }
 
+/** How many bcrypt operations may run at once, and how many may wait for a turn. */
+export interface HashingLimits {
+  readonly maxConcurrency: number;
+  readonly maxQueue: number;
+}
+
 /**
- * Owns every bcrypt call the service makes, at one configured cost. Keeping them in one object gives
- * later work (admission control, instrumentation) a single place to act on.
+ * Owns every bcrypt call the service makes, at one configured cost, behind one admission gate.
+ *
+ * bcrypt runs on libuv's thread pool and each hash keeps a core busy for its whole duration. Without a bound, a
+ * burst of logins would fill the pool, and SQLite (whose queries run on the same pool) and the event loop would
+ * queue behind it, so cheap requests like GET /profile would slow down with every login in flight. The gate lets
+ * `maxConcurrency` hashes run, `maxQueue` wait, and refuses the rest at once with SERVICE_BUSY.
  */
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
+  /** The gate every bcrypt call passes; exposed so tests and metrics can read its load. */
+  readonly admission: Admission;
 
-  constructor(readonly rounds: number) {}
-
-  /** Hashes a new password at the configured cost. */
-  hash(password: string): Promise<string> {
-    return hashPassword(password, this.rounds);
+  constructor(
+    readonly rounds: number,
+    limits: HashingLimits = { maxConcurrency: 1, maxQueue: 0 },
+  ) {
+    this.admission = new Admission(limits.maxConcurrency, limits.maxQueue);
   }
 
-  /** Whether `password` matches a stored bcrypt hash. bcrypt's compare is constant-time in the hash. */
+  /**
+   * Hashes a new password at the configured cost.
+   * @throws AuthError SERVICE_BUSY when too many hashes are running and waiting.
+   */
+  hash(password: string): Promise<string> {
+    return this.admission.run(() => hashPassword(password, this.rounds));
+  }
+
+  /**
+   * Whether `password` matches a stored bcrypt hash. bcrypt's compare is constant-time in the hash.
+   * @throws AuthError SERVICE_BUSY when too many hashes are running and waiting.
+   */
   verify(password: string, hashedPassword: string): Promise<boolean> {
-    return bcrypt.compare(password, hashedPassword);
+    return this.admission.run(() => bcrypt.compare(password, hashedPassword));
   }
 
   /**
@@ -34,7 +58,8 @@ export class PasswordHasher {
   async verifyDummy(password: string): Promise<false> {
     // Hashing a random secret once (lazily, at the same cost) gives a hash nobody can match.
     this.dummyHash ??= hashPassword(randomBytes(32).toString('base64url'), this.rounds);
-    await bcrypt.compare(password, await this.dummyHash);
+    const dummyHash = await this.dummyHash;
+    await this.admission.run(() => bcrypt.compare(password, dummyHash));
     return false;
   }
 

@@ -1,11 +1,16 @@
 // What every resolver receives: the request's logger and the caller's session, with no HTTP types leaking in.
 import type { FastifyBaseLogger } from 'fastify';
+import type { Caller } from '../auth/auth-gate';
 import type { NewSession, ValidSession } from '../auth/auth.service';
 
 /** The per-request context handed to resolvers; the HTTP layer builds it from the request and reply. */
 export interface GraphQLContext {
   /** The request's logger (it carries the request id). */
   readonly log: FastifyBaseLogger;
+  /** The request's id, as in its log lines and X-Request-Id; internal errors carry it. */
+  readonly requestId: string;
+  /** Who is calling, for the rate limits. */
+  readonly caller: Caller;
   /** The caller's valid session, or null; looked up on first use only. */
   session(): Promise<ValidSession | null>;
   /** Hands a new session to the client (the same session_id cookie as POST /sessions). */

@@ -47,7 +47,8 @@ function withoutEchoedValues(message: string): string {
 
 /**
  * Apollo's `formatError`. Expected failures keep their catalogue code; client errors keep Apollo's code (or
- * BAD_REQUEST when graphql-js gave none) with any echoed value cut out; anything else becomes
+ * BAD_REQUEST when graphql-js gave none) with any echoed value cut out; RATE_LIMITED and SERVICE_BUSY add
+ * `retryAfterSeconds`, the REST shim's Retry-After; anything else becomes
  * INTERNAL_SERVER_ERROR with no message details and no stack.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
@@ -62,5 +63,6 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { message: withoutEchoedValues(formatted.message), ...where, extensions: { code: clientCode } };
   }
   const answer = publicError(kind === 'expected' ? unwrapResolverError(error) : undefined);
-  return { message: answer.message, ...where, extensions: { code: answer.code } };
+  const retry = answer.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: answer.retryAfterSeconds };
+  return { message: answer.message, ...where, extensions: { code: answer.code, ...retry } };
 }

@@ -5,8 +5,10 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AuthError, ERROR_CATALOGUE, publicError, type ErrorCode } from '../errors';
 import { errorForLog } from './logging';
 
-/** Fastify's own 4xx errors (body parsing, content type, size) in our catalogue's words. */
+/** Fastify's own errors (body parsing, content type, size, handler timeout) in our catalogue's words. */
 function fromFastifyError(error: FastifyError): AuthError | null {
+  // HANDLER_TIMEOUT_SECONDS ran out: the machine or the database is overloaded, not broken; the client may retry.
+  if (error.code === 'FST_ERR_HANDLER_TIMEOUT') return AuthError.retryLater('SERVICE_BUSY', 1000);
   const status = error.statusCode;
   if (status === undefined || status < 400 || status >= 500) return null;
   if (status === ERROR_CATALOGUE.PAYLOAD_TOO_LARGE.status) return new AuthError('PAYLOAD_TOO_LARGE');
@@ -21,7 +23,8 @@ function fromFastifyError(error: FastifyError): AuthError | null {
 /**
  * Answers any error as JSON `{"message": ...}`. A 5xx never shows its message or stack (they can name tables,
  * queries or values); it is logged, scrubbed, under the request id, and the answer carries that id so an
- * operator can find the line.
+ * operator can find the line. RATE_LIMITED and SERVICE_BUSY carry Retry-After; SERVICE_BUSY is load shedding,
+ * not a fault, so it is neither logged as an error nor given a request id.
  */
 function answerError(
   error: FastifyError | AuthError,
@@ -30,7 +33,8 @@ function answerError(
 ): FastifyReply {
   const known = error instanceof AuthError ? error : fromFastifyError(error);
   const answer = publicError(known ?? error);
-  if (answer.status >= 500) {
+  if (answer.retryAfterSeconds !== undefined) void reply.header('retry-after', answer.retryAfterSeconds);
+  if (answer.status >= 500 && answer.code !== 'SERVICE_BUSY') {
     request.log.error({ error: errorForLog(error) }, 'request failed');
     return reply.status(answer.status).send({ message: answer.message, requestId: request.id });
   }

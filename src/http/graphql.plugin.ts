@@ -1,24 +1,26 @@
 // Mounts Apollo Server on the Fastify instance at /graphql, with each request's context built from its session.
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import {
-  ApolloServerPluginLandingPageLocalDefault,
-  ApolloServerPluginLandingPageProductionDefault,
-} from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo from '@as-integrations/fastify';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
+import type { GraphQLConfig } from '../config';
 import { AuthError } from '../errors';
+import { maxAuthMutationsRule } from '../graphql/auth-mutation-limit';
 import type { GraphQLContext } from '../graphql/context';
 import { classifyError, formatError } from '../graphql/format-error';
+import { callerOf } from './caller';
 import { errorForLog } from './logging';
+import { LANDING_PAGE_CSP, cspHeader } from './security';
 import type { HttpSessions } from './session-hook';
 
 /** Settings of the GraphQL endpoint. */
 export interface GraphQLEndpointOptions {
   readonly schema: GraphQLSchema;
   readonly sessions: HttpSessions;
-  /** Production turns introspection off and the landing page into a plain notice. */
-  readonly production: boolean;
+  readonly limits: GraphQLConfig;
 }
 
 /**
@@ -39,6 +41,15 @@ const logInternalErrors: ApolloServerPlugin<GraphQLContext> = {
         }
         return Promise.resolve();
       },
+      willSendResponse({ contextValue, response }) {
+        // As a REST 500 does, every internal error names the request, so an operator can find its log line.
+        if (response.body.kind !== 'single') return Promise.resolve();
+        for (const error of response.body.singleResult.errors ?? []) {
+          if (error.extensions?.code !== 'INTERNAL_SERVER_ERROR') continue;
+          Object.assign(error.extensions, { requestId: contextValue.requestId });
+        }
+        return Promise.resolve();
+      },
     });
   },
 };
@@ -50,12 +61,26 @@ const logInternalErrors: ApolloServerPlugin<GraphQLContext> = {
  * plugin is not used because it closes Fastify from inside Apollo's stop, which would run the close twice.
  */
 export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndpointOptions): Promise<void> {
-  const { schema, sessions, production } = options;
+  const { schema, sessions, limits } = options;
+  // graphql-armor's validation rules bound what one document may ask for, before anything executes. Its token
+  // limit is left to graphql-js's own parser option (below), which refuses as a parse error; armor's plugin
+  // version of it throws from a plugin hook, which Apollo answers as a 500.
+  const armor = new ApolloArmor({
+    maxDepth: { n: limits.maxDepth },
+    maxAliases: { n: limits.maxAliases },
+    maxTokens: { enabled: false },
+    // With introspection off, "Did you mean ...?" suggestions would still reveal the schema field by field.
+    blockFieldSuggestion: { enabled: !limits.introspection },
+  }).protect();
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
-    introspection: !production,
+    introspection: limits.introspection,
+    validationRules: [...armor.validationRules, maxAuthMutationsRule(limits.maxAuthMutations)],
+    parseOptions: { maxTokens: limits.maxTokens },
+    // One HTTP request, one operation: a batch would multiply every per-request limit by its length.
+    allowBatchedHttpRequests: false,
     csrfPrevention: true,
     // Automatic persisted queries are on by default; nothing here uses them, so they are one less cache to fill.
     persistedQueries: false,
@@ -63,9 +88,10 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
     stopOnTerminationSignals: false,
     logger: app.log,
     plugins: [
-      production
-        ? ApolloServerPluginLandingPageProductionDefault()
-        : ApolloServerPluginLandingPageLocalDefault(),
+      limits.landingPage
+        ? ApolloServerPluginLandingPageLocalDefault()
+        : ApolloServerPluginLandingPageDisabled(),
+      ...armor.plugins,
       logInternalErrors,
     ],
   });
@@ -81,12 +107,22 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
       const hostIsValid = URL.canParse(`http://${request.hostname}/`);
       done(hostIsValid ? undefined : new AuthError('BAD_USER_INPUT', 'malformed Host header'));
     });
+    // The landing page is the only HTML here; it loads from Apollo's CDN, so it alone gets a wider CSP.
+    scope.addHook('onSend', (_request, reply, payload, done) => {
+      const type = reply.getHeader('content-type');
+      if (typeof type === 'string' && type.startsWith('text/html')) {
+        void reply.header('content-security-policy', cspHeader(LANDING_PAGE_CSP));
+      }
+      done(null, payload);
+    });
     await scope.register(fastifyApollo(apollo), {
       path: '/graphql',
       method: ['GET', 'POST'],
       context: (request, reply) =>
         Promise.resolve({
           log: request.log,
+          requestId: request.id,
+          caller: callerOf(request),
           session: () => sessions.current(request, reply),
           startSession: (session) => sessions.started(reply, session),
           endSession: async () => {

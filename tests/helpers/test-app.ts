@@ -31,6 +31,10 @@ export interface TestApp extends App {
 /**
  * Builds the real app (all plugins, routes, migrations) on `:memory:` SQLite. `env` overrides any variable,
  * exactly as the process environment would. Close it in afterAll/afterEach.
+ *
+ * Rate limits are off unless `env` turns them on (RATE_LIMIT: 'on'): every test request comes from one address,
+ * so suites about other behaviour would otherwise run into the registration and login budgets. The suites about
+ * the limits turn them on.
  */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const config = loadConfig({
@@ -38,6 +42,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     BCRYPT_ROUNDS: '4',
     LOG_LEVEL: 'info',
     NODE_ENV: 'test',
+    RATE_LIMIT: 'off',
     ...env,
   });
   const clock = new ManualClock();

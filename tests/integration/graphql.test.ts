@@ -294,7 +294,7 @@ describe('unexpected failures', () => {
           message: 'internal server error',
           locations: [{ line: 2, column: 3 }],
           path: ['login'],
-          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+          extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: answer.response.headers['x-request-id'] },
         },
       ]);
       expect(answer.response.body).not.toMatch(/users|sql|stack/i);
@@ -345,7 +345,7 @@ describe('unexpected failures', () => {
 
 describe('NODE_ENV=production', () => {
   it('turns introspection off and warns at start that reset tokens are returned in responses', async () => {
-    const production = await createTestApp({ NODE_ENV: 'production' });
+    const production = await createTestApp({ NODE_ENV: 'production', RATE_LIMIT: 'on' });
     try {
       const answer = await graphql(production, '{ __schema { queryType { name } } }');
       expect(errorCodes(answer)).toEqual(['GRAPHQL_VALIDATION_FAILED']);

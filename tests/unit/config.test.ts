@@ -1,4 +1,5 @@
 // Config parsing: defaults, accepted spellings, and a ConfigError naming every bad variable.
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig, type Config } from '../../src/config';
 
 const DEFAULTS: Config = {
@@ -14,6 +15,30 @@ const DEFAULTS: Config = {
   cookieSecure: false,
   logLevel: 'info',
   bodyLimitBytes: 65536,
+  requestTimeoutSeconds: 10,
+  handlerTimeoutSeconds: 30,
+  trustProxy: [],
+  corsOrigins: [],
+  bcryptMaxConcurrency: availableParallelism(),
+  bcryptMaxQueue: 4 * availableParallelism(),
+  rateLimit: {
+    enabled: true,
+    loginFailuresBeforeBackoff: 5,
+    loginBackoffInitialSeconds: 1,
+    loginBackoffMaxSeconds: 300,
+    loginPerIp: { points: 30, durationSeconds: 60 },
+    registerPerIp: { points: 5, durationSeconds: 600 },
+    resetRequestPerIp: { points: 3, durationSeconds: 60 },
+    resetRequestPerAccount: { points: 3, durationSeconds: 3600 },
+  },
+  graphql: {
+    introspection: true,
+    landingPage: true,
+    maxDepth: 6,
+    maxAliases: 15,
+    maxAuthMutations: 1,
+    maxTokens: 1000,
+  },
 };
 
 /** The ConfigError loadConfig throws for this environment; fails the test if it throws nothing or something else. */
@@ -73,6 +98,26 @@ describe('loadConfig', () => {
       COOKIE_SECURE: 'true',
       LOG_LEVEL: 'silent',
       BODY_LIMIT_BYTES: '1024',
+      REQUEST_TIMEOUT_SECONDS: '5',
+      HANDLER_TIMEOUT_SECONDS: '7',
+      TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,loopback,2001:db8::/32',
+      CORS_ORIGINS: 'https://app.example.com,http://localhost:3000',
+      BCRYPT_MAX_CONCURRENCY: '3',
+      BCRYPT_MAX_QUEUE: '0',
+      RATE_LIMIT: 'off',
+      RATE_LIMIT_LOGIN_FAILURES: '3',
+      RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: '2',
+      RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: '60',
+      RATE_LIMIT_LOGIN_PER_IP: '100/30s',
+      RATE_LIMIT_REGISTER_PER_IP: '10/2m',
+      RATE_LIMIT_RESET_PER_IP: '4/1h',
+      RATE_LIMIT_RESET_PER_ACCOUNT: '2/3h',
+      GRAPHQL_INTROSPECTION: 'true',
+      GRAPHQL_LANDING_PAGE: 'yes',
+      GRAPHQL_MAX_DEPTH: '8',
+      GRAPHQL_MAX_ALIASES: '0',
+      GRAPHQL_MAX_AUTH_MUTATIONS: '2',
+      GRAPHQL_MAX_TOKENS: '500',
     });
     expect(config).toEqual({
       nodeEnv: 'production',
@@ -87,6 +132,48 @@ describe('loadConfig', () => {
       cookieSecure: true,
       logLevel: 'silent',
       bodyLimitBytes: 1024,
+      requestTimeoutSeconds: 5,
+      handlerTimeoutSeconds: 7,
+      trustProxy: ['10.0.0.1', '10.1.0.0/16', 'loopback', '2001:db8::/32'],
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      bcryptMaxConcurrency: 3,
+      bcryptMaxQueue: 0,
+      rateLimit: {
+        enabled: false,
+        loginFailuresBeforeBackoff: 3,
+        loginBackoffInitialSeconds: 2,
+        loginBackoffMaxSeconds: 60,
+        loginPerIp: { points: 100, durationSeconds: 30 },
+        registerPerIp: { points: 10, durationSeconds: 120 },
+        resetRequestPerIp: { points: 4, durationSeconds: 3600 },
+        resetRequestPerAccount: { points: 2, durationSeconds: 10800 },
+      },
+      graphql: {
+        introspection: true,
+        landingPage: true,
+        maxDepth: 8,
+        maxAliases: 0,
+        maxAuthMutations: 2,
+        maxTokens: 500,
+      },
+    });
+  });
+
+  it('turns GraphQL introspection and the landing page off in production unless told otherwise', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).graphql).toMatchObject({
+      introspection: false,
+      landingPage: false,
+    });
+    expect(loadConfig({ NODE_ENV: 'test' }).graphql).toMatchObject({
+      introspection: true,
+      landingPage: true,
+    });
+  });
+
+  it('sizes the bcrypt queue from the concurrency when only that is set', () => {
+    expect(loadConfig({ BCRYPT_MAX_CONCURRENCY: '3' })).toMatchObject({
+      bcryptMaxConcurrency: 3,
+      bcryptMaxQueue: 12,
     });
   });
 
@@ -144,6 +231,25 @@ describe('loadConfig', () => {
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:' }],
     ['SESSION_IDLE_TTL_SECONDS', { SESSION_IDLE_TTL_SECONDS: '7200', SESSION_ABSOLUTE_TTL_SECONDS: '3600' }],
     ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '10' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'proxy.example.com' }],
+    ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.0/33' }],
+    ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.1/8/8' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: '*' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com/' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com/path' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'ftp://app.example.com' }],
+    ['BCRYPT_MAX_CONCURRENCY', { BCRYPT_MAX_CONCURRENCY: '0' }],
+    ['RATE_LIMIT', { RATE_LIMIT: 'false' }],
+    ['RATE_LIMIT_LOGIN_PER_IP', { RATE_LIMIT_LOGIN_PER_IP: '30' }],
+    ['RATE_LIMIT_LOGIN_PER_IP', { RATE_LIMIT_LOGIN_PER_IP: '30/1d' }],
+    ['RATE_LIMIT_REGISTER_PER_IP', { RATE_LIMIT_REGISTER_PER_IP: '0/1m' }],
+    ['RATE_LIMIT_RESET_PER_ACCOUNT', { RATE_LIMIT_RESET_PER_ACCOUNT: '3/0h' }],
+    [
+      'RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS',
+      { RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: '60', RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: '30' },
+    ],
+    ['GRAPHQL_MAX_TOKENS', { GRAPHQL_MAX_TOKENS: '5' }],
+    ['GRAPHQL_INTROSPECTION', { GRAPHQL_INTROSPECTION: 'sometimes' }],
     ['SESSION_TOUCH_INTERVAL_SECONDS', { SESSION_TOUCH_INTERVAL_SECONDS: '604800' }],
     [
       'SESSION_TOUCH_INTERVAL_SECONDS',

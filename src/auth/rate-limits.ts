@@ -1,0 +1,205 @@
+// Brute-force and spam limits (rate-limiter-flexible), keyed by client network and by account, for both transports.
+import { createHash } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimitConfig, WindowLimit } from '../config';
+import { AuthError } from '../errors';
+import { lookupEmail } from './input-policy';
+
+/** How long a run of failed logins is remembered after its first failure; then the count starts again. */
+const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60;
+
+/**
+ * The key a client address is counted under. IPv6 is counted per /64, the smallest block one subscriber is
+ * usually given: per address, one attacker would have 2^64 fresh keys. IPv4-mapped IPv6 (`::ffff:1.2.3.4`, as a
+ * dual-stack socket reports IPv4 peers) counts as the IPv4 address, so one client has one key whichever way it
+ * connected.
+ */
+export function clientNetworkKey(ip: string): string {
+  if (isIPv4(ip)) return ip;
+  const groups = isIPv6(ip) ? ipv6Groups(ip) : null;
+  if (groups === null) return `other:${ip}`;
+  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  if (mapped) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (zone id dropped, `::` and a dotted IPv4 tail expanded). */
+function ipv6Groups(ip: string): number[] | null {
+  let address = ip.split('%')[0] ?? '';
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    address = `${address.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = address.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
+  const groups = [...headGroups, ...zeros, ...tailGroups].map((g) => parseInt(g, 16));
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g)) ? groups : null;
+}
+
+/**
+ * The key an account is counted under: a hash of its normalised email, or null for input no account can have
+ * (nobody to protect, and no unbounded string kept in memory). Hashing keeps emails out of the limiter's store.
+ */
+function accountKey(rawEmail: string): string | null {
+  const email = lookupEmail(rawEmail);
+  return email === null ? null : createHash('sha256').update(email).digest('base64url');
+}
+
+/** One login attempt, counted as a failure from its start until it reports how it ended. */
+export interface LoginAttempt {
+  /** The password was right: the account's run of failures and its back-off end. */
+  succeeded(): Promise<void>;
+  /** The attempt never got an answer on the password (busy, fault): it does not count as a failure. */
+  abandoned(): Promise<void>;
+}
+
+const UNCOUNTED_ATTEMPT: LoginAttempt = {
+  succeeded: () => Promise.resolve(),
+  abandoned: () => Promise.resolve(),
+};
+
+/** The counters one client and one account have now, by limit; for tests that compare the two transports. */
+export interface LimitCounters {
+  readonly loginPerIp: number;
+  readonly loginFailures: number;
+  readonly loginBackoffSeconds: number;
+  readonly registerPerIp: number;
+  readonly resetRequestPerIp: number;
+  readonly resetRequestPerAccount: number;
+}
+
+function windowLimiter(keyPrefix: string, limit: WindowLimit): RateLimiterMemory {
+  return new RateLimiterMemory({ keyPrefix, points: limit.points, duration: limit.durationSeconds });
+}
+
+/**
+ * Every brute-force and spam limit, in one object shared by the REST shim and GraphQL, so that the two
+ * transports count against the same budgets and one cannot be played against the other. Each check counts one
+ * execution: a GraphQL operation with several aliases of a mutation is counted once per alias.
+ *
+ * Logins are limited twice. Per client network, a fixed budget a minute slows one source guessing many accounts.
+ * Per account, consecutive failures (from any source) lead to an exponential back-off: 1 s after the fifth, then
+ * 2 s, 4 s, ... up to 5 min. A back-off always ends, so nobody can lock a victim out of their own account; a
+ * correct password or a completed reset ends it at once.
+ */
+export class RateLimits {
+  private readonly loginPerIp: RateLimiterMemory;
+  private readonly loginFailures: RateLimiterMemory;
+  private readonly loginBackoff: RateLimiterMemory;
+  private readonly registerPerIp: RateLimiterMemory;
+  private readonly resetRequestPerIp: RateLimiterMemory;
+  private readonly resetRequestPerAccount: RateLimiterMemory;
+
+  constructor(private readonly config: RateLimitConfig) {
+    this.loginPerIp = windowLimiter('login-ip', config.loginPerIp);
+    this.loginFailures = new RateLimiterMemory({
+      keyPrefix: 'login-failures',
+      points: config.loginFailuresBeforeBackoff,
+      duration: LOGIN_FAILURE_MEMORY_SECONDS,
+    });
+    // Only ever block()ed and read: a key is present exactly while its back-off lasts.
+    this.loginBackoff = new RateLimiterMemory({ keyPrefix: 'login-backoff', points: 1, duration: 1 });
+    this.registerPerIp = windowLimiter('register-ip', config.registerPerIp);
+    this.resetRequestPerIp = windowLimiter('reset-ip', config.resetRequestPerIp);
+    this.resetRequestPerAccount = windowLimiter('reset-account', config.resetRequestPerAccount);
+  }
+
+  /** Whether limits apply at all (false with RATE_LIMIT=off). */
+  get enabled(): boolean {
+    return this.config.enabled;
+  }
+
+  /**
+   * Admits one login attempt, or throws RATE_LIMITED with the wait. The attempt counts as a failure from now:
+   * concurrent guesses cannot all slip in before the first of them is known to be wrong.
+   */
+  async startLogin(ip: string, rawEmail: string): Promise<LoginAttempt> {
+    if (!this.enabled) return UNCOUNTED_ATTEMPT;
+    await consume(this.loginPerIp, clientNetworkKey(ip));
+    const account = accountKey(rawEmail);
+    if (account === null) return UNCOUNTED_ATTEMPT;
+    const backoff = await this.loginBackoff.get(account);
+    if (backoff !== null && backoff.msBeforeNext > 0) {
+      throw AuthError.retryLater('RATE_LIMITED', backoff.msBeforeNext);
+    }
+    // penalty() counts without ever refusing: refusing is the back-off's job, not the counter's.
+    const { consumedPoints } = await this.loginFailures.penalty(account);
+    if (consumedPoints >= this.config.loginFailuresBeforeBackoff) {
+      await this.loginBackoff.block(account, this.backoffSeconds(consumedPoints));
+    }
+    return {
+      succeeded: () => this.clearLoginFailures(rawEmail),
+      abandoned: async () => {
+        await this.loginFailures.reward(account);
+      },
+    };
+  }
+
+  /** Ends an account's run of failed logins and its back-off (a correct password, a completed reset). */
+  async clearLoginFailures(rawEmail: string): Promise<void> {
+    const account = accountKey(rawEmail);
+    if (!this.enabled || account === null) return;
+    await Promise.all([this.loginFailures.delete(account), this.loginBackoff.delete(account)]);
+  }
+
+  /** Counts one registration attempt from this client, or throws RATE_LIMITED. */
+  async startRegistration(ip: string): Promise<void> {
+    if (!this.enabled) return;
+    await consume(this.registerPerIp, clientNetworkKey(ip));
+  }
+
+  /** Counts one password-reset request from this client for this account, or throws RATE_LIMITED. */
+  async startResetRequest(ip: string, rawEmail: string): Promise<void> {
+    if (!this.enabled) return;
+    await consume(this.resetRequestPerIp, clientNetworkKey(ip));
+    const account = accountKey(rawEmail);
+    if (account !== null) await consume(this.resetRequestPerAccount, account);
+  }
+
+  /** What each limit has counted for this client and account. */
+  async counters(ip: string, rawEmail: string): Promise<LimitCounters> {
+    const network = clientNetworkKey(ip);
+    const account = accountKey(rawEmail) ?? '';
+    const points = async (limiter: RateLimiterAbstract, key: string): Promise<number> => {
+      const res = await limiter.get(key);
+      return res === null || res.msBeforeNext <= 0 ? 0 : res.consumedPoints;
+    };
+    const backoff = await this.loginBackoff.get(account);
+    return {
+      loginPerIp: await points(this.loginPerIp, network),
+      loginFailures: await points(this.loginFailures, account),
+      loginBackoffSeconds:
+        backoff === null || backoff.msBeforeNext <= 0 ? 0 : Math.ceil(backoff.msBeforeNext / 1000),
+      registerPerIp: await points(this.registerPerIp, network),
+      resetRequestPerIp: await points(this.resetRequestPerIp, network),
+      resetRequestPerAccount: await points(this.resetRequestPerAccount, account),
+    };
+  }
+
+  /** The back-off after the n-th consecutive failure: initial, doubling, capped. */
+  private backoffSeconds(failures: number): number {
+    const { loginFailuresBeforeBackoff, loginBackoffInitialSeconds, loginBackoffMaxSeconds } = this.config;
+    const doublings = Math.min(failures - loginFailuresBeforeBackoff, 32);
+    return Math.min(loginBackoffInitialSeconds * 2 ** doublings, loginBackoffMaxSeconds);
+  }
+}
+
+/** Counts one point, turning the limiter's refusal (a RateLimiterRes, not an Error) into RATE_LIMITED. */
+async function consume(limiter: RateLimiterAbstract, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (refusal) {
+    if (refusal instanceof RateLimiterRes) throw AuthError.retryLater('RATE_LIMITED', refusal.msBeforeNext);
+    throw refusal;
+  }
+}

@@ -1,0 +1,83 @@
+// HTTP hardening shared by every route: security headers (helmet, CSP), no caching, request ids, and CORS.
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+
+/** A CSP as directive name → sources, the form helmet takes and the playground can extend. */
+export type CspDirectives = Readonly<Record<string, readonly string[]>>;
+
+/**
+ * The CSP of every API response. JSON needs no sources at all, so everything is 'none': if a response were ever
+ * rendered as a page (a browser opening an error, a sniffed type), no script, style, frame or form could run
+ * from it, and no other site may frame it.
+ */
+export const API_CSP: CspDirectives = {
+  'default-src': ["'none'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  'frame-ancestors': ["'none'"],
+};
+
+/**
+ * The CSP of HTML served at /graphql (the development landing page, Apollo Sandbox, which loads from Apollo's
+ * CDN). Only that page gets it; the self-hosted playground will replace these sources with 'self'.
+ */
+export const LANDING_PAGE_CSP: CspDirectives = {
+  ...API_CSP,
+  // Apollo's page puts its own nonce on its inline script, which we cannot know; the page is development-only.
+  'script-src': ["'unsafe-inline'", 'https://embeddable-sandbox.cdn.apollographql.com'],
+  'style-src': ["'unsafe-inline'", 'https://fonts.googleapis.com'],
+  'font-src': ['https://fonts.gstatic.com'],
+  'img-src': ["'self'", 'data:', 'https://apollo-server-landing-page.cdn.apollographql.com'],
+  'frame-src': ['https://sandbox.embed.apollographql.com'],
+  'connect-src': ["'self'"],
+};
+
+/** A CSP header value from directives. */
+export function cspHeader(directives: CspDirectives): string {
+  return Object.entries(directives)
+    .map(([name, sources]) => `${name} ${sources.join(' ')}`)
+    .join('; ');
+}
+
+/** Headers a cross-origin Apollo Client may send: content type, and Apollo's CSRF-prevention headers. */
+const CORS_ALLOWED_HEADERS = ['content-type', 'apollo-require-preflight', 'x-apollo-operation-name'];
+
+/**
+ * Registers the security headers on every response and, when `corsOrigins` lists any, CORS for exactly those
+ * origins. With no list there is no CORS at all: browsers then keep every other origin from reading responses
+ * or sending credentialed JSON, which is the safe default for a cookie-authenticated API.
+ */
+export async function registerSecurity(
+  app: FastifyInstance,
+  options: { corsOrigins: readonly string[] },
+): Promise<void> {
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: { ...API_CSP } },
+    // Cross-origin clients are governed by CORS; same-origin resource policy would only block no-cors loads.
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    // Nothing here is meant to be framed; X-Frame-Options says so to browsers too old for frame-ancestors.
+    frameguard: { action: 'deny' },
+  });
+
+  app.addHook('onRequest', (request, reply, done) => {
+    // Answers carry session cookies, emails and reset tokens: no browser or proxy cache may keep one.
+    void reply.header('cache-control', 'no-store');
+    // Lets a client quote the id of any answer, and an operator find its log lines.
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+
+  if (options.corsOrigins.length === 0) return;
+  const allowed = new Set(options.corsOrigins);
+  await app.register(cors, {
+    // Only a listed origin gets CORS headers, credentials included; any other gets none and the browser refuses.
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: ['retry-after', 'x-request-id'],
+    maxAge: 600,
+  });
+}
