@@ -140,7 +140,9 @@ export class RateLimits {
     return {
       succeeded: () => this.clearLoginFailures(rawEmail),
       abandoned: async () => {
-        await this.loginFailures.reward(account);
+        const { consumedPoints: left } = await this.loginFailures.reward(account);
+        // If this attempt was what started the back-off, the back-off goes with it.
+        if (left < this.config.loginFailuresBeforeBackoff) await this.loginBackoff.delete(account);
       },
     };
   }
