@@ -581,6 +581,32 @@ describe('login back-off per account', () => {
   );
 
   it.each(TRANSPORTS)(
+    '%s: a 5th attempt refused as SERVICE_BUSY neither counts as a failure nor leaves a back-off',
+    async (via) => {
+      const app = await limitedApp({ BCRYPT_MAX_CONCURRENCY: '1', BCRYPT_MAX_QUEUE: '0' });
+      const email = await account(app);
+      await inSequence(4, () => login(app, via, email, WRONG_PASSWORD));
+      let release = (): void => undefined;
+      const held = app.passwords.admission.run(() => new Promise<void>((resolve) => (release = resolve)));
+      if (via === 'REST') {
+        const response = await request(app, 'POST', '/sessions', { email, password: WRONG_PASSWORD }, {});
+        expect([response.statusCode, response.headers['retry-after']]).toEqual([503, '1']);
+      } else {
+        const answer = await gql(app, LOGIN, { email, password: WRONG_PASSWORD });
+        expect(answer.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_BUSY', retryAfterSeconds: 1 });
+      }
+      expect(await app.limits.counters(CLIENT, email)).toEqual({
+        ...NO_COUNTS,
+        loginPerIp: 5,
+        loginFailures: 4,
+      });
+      release();
+      await held;
+      expect(await login(app, via, email, PASSWORD)).toEqual(OK);
+    },
+  );
+
+  it.each(TRANSPORTS)(
     '%s: refuses the right password while the back-off lasts, and starts no session',
     async (via) => {
       const app = await limitedApp();
