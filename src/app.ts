@@ -95,7 +95,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       bodyLimit: config.bodyLimitBytes,
       requestTimeout: config.requestTimeoutSeconds * 1000,
       handlerTimeout: config.handlerTimeoutSeconds * 1000,
-      http: { connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+      // Both limits at once: Node keeps its 60 s headers timeout otherwise, and since that may not exceed the
+      // request timeout it would swap them, leaving a body free to trickle in for a minute.
+      http: {
+        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+        headersTimeout: config.requestTimeoutSeconds * 1000,
+        requestTimeout: config.requestTimeoutSeconds * 1000,
+      },
       // Without named proxies, X-Forwarded-For is ignored: any client could write it and pick its own address.
       trustProxy: config.trustProxy.length === 0 ? false : [...config.trustProxy],
       // Random ids are unique across restarts and instances (Fastify's default counter restarts at req-1), and
