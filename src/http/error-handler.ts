@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthError, ERROR_CATALOGUE, publicError, type ErrorCode } from '../errors';
 import { errorForLog } from './logging';
+import { addSecurityHeaders } from './security';
 
 /** Fastify's own errors (body parsing, content type, size, handler timeout) in our catalogue's words. */
 function fromFastifyError(error: FastifyError): AuthError | null {
@@ -59,6 +60,8 @@ export function answerFrameworkError(
   reply: FastifyReply,
 ): void {
   const known = error.code === 'FST_ERR_BAD_URL' ? new AuthError('BAD_USER_INPUT', 'malformed URL') : error;
+  // The router refused the request before the onRequest hooks that add the security headers ran.
+  addSecurityHeaders(request, reply);
   void answerError(known, request, reply);
 }
 

@@ -1,7 +1,8 @@
 // HTTP hardening shared by every route: security headers (helmet, CSP), no caching, request ids, and CORS.
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
-import type { FastifyInstance } from 'fastify';
+import fastifyHelmet from '@fastify/helmet';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 
 /** A CSP as directive name → sources, the form helmet takes and the playground can extend. */
 export type CspDirectives = Readonly<Record<string, readonly string[]>>;
@@ -40,6 +41,36 @@ export function cspHeader(directives: CspDirectives): string {
     .join('; ');
 }
 
+/** The headers of ours that every answer carries, besides helmet's. */
+function addOwnHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  // Answers carry session cookies, emails and reset tokens: no browser or proxy cache may keep one.
+  void reply.header('cache-control', 'no-store');
+  // Lets a client quote the id of any answer, and an operator find its log lines.
+  void reply.header('x-request-id', request.id);
+}
+
+/** helmet's settings, shared by the plugin (every routed request) and addSecurityHeaders (the rest). */
+const HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: { useDefaults: false, directives: { ...API_CSP } },
+  // Cross-origin clients are governed by CORS; same-origin resource policy would only block no-cors loads.
+  crossOriginResourcePolicy: { policy: 'same-origin' },
+  // Nothing here is meant to be framed; X-Frame-Options says so to browsers too old for frame-ancestors.
+  frameguard: { action: 'deny' },
+};
+
+/** helmet as a plain function of the raw request and response, for answers made outside the plugin's hook. */
+const applyHelmet = helmet(HELMET_OPTIONS);
+
+/**
+ * Adds every security header to an answer made before any hook ran (Fastify's router errors, such as a URL
+ * that does not decode), so that no answer of ours goes out without them.
+ */
+export function addSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  // helmet sets its headers on the raw response at once and calls back synchronously; nothing can fail there.
+  applyHelmet(request.raw, reply.raw, () => undefined);
+  addOwnHeaders(request, reply);
+}
+
 /** Headers a cross-origin Apollo Client may send: content type, and Apollo's CSRF-prevention headers. */
 const CORS_ALLOWED_HEADERS = ['content-type', 'apollo-require-preflight', 'x-apollo-operation-name'];
 
@@ -52,20 +83,10 @@ export async function registerSecurity(
   app: FastifyInstance,
   options: { corsOrigins: readonly string[] },
 ): Promise<void> {
-  await app.register(helmet, {
-    global: true,
-    contentSecurityPolicy: { useDefaults: false, directives: { ...API_CSP } },
-    // Cross-origin clients are governed by CORS; same-origin resource policy would only block no-cors loads.
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    // Nothing here is meant to be framed; X-Frame-Options says so to browsers too old for frame-ancestors.
-    frameguard: { action: 'deny' },
-  });
+  await app.register(fastifyHelmet, { global: true, ...HELMET_OPTIONS });
 
   app.addHook('onRequest', (request, reply, done) => {
-    // Answers carry session cookies, emails and reset tokens: no browser or proxy cache may keep one.
-    void reply.header('cache-control', 'no-store');
-    // Lets a client quote the id of any answer, and an operator find its log lines.
-    void reply.header('x-request-id', request.id);
+    addOwnHeaders(request, reply);
     done();
   });
 
