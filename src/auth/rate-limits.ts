@@ -134,15 +134,15 @@ export class RateLimits {
     }
     // penalty() counts without ever refusing: refusing is the back-off's job, not the counter's.
     const { consumedPoints } = await this.loginFailures.penalty(account);
-    if (consumedPoints >= this.config.loginFailuresBeforeBackoff) {
-      await this.loginBackoff.block(account, this.backoffSeconds(consumedPoints));
-    }
+    const startedBackoff = consumedPoints >= this.config.loginFailuresBeforeBackoff;
+    if (startedBackoff) await this.loginBackoff.block(account, this.backoffSeconds(consumedPoints));
     return {
       succeeded: () => this.clearLoginFailures(rawEmail),
       abandoned: async () => {
-        const { consumedPoints: left } = await this.loginFailures.reward(account);
-        // If this attempt was what started the back-off, the back-off goes with it.
-        if (left < this.config.loginFailuresBeforeBackoff) await this.loginBackoff.delete(account);
+        await this.loginFailures.reward(account);
+        // The account was not in back-off when this attempt started (it would have been refused), so a back-off
+        // now is this attempt's doing, unless a concurrent attempt also failed: then its next failure restores it.
+        if (startedBackoff) await this.loginBackoff.delete(account);
       },
     };
   }

@@ -607,6 +607,31 @@ describe('login back-off per account', () => {
   );
 
   it.each(TRANSPORTS)(
+    '%s: an attempt refused as SERVICE_BUSY after a back-off has ended does not start the next one',
+    async (via) => {
+      const app = await limitedApp({ BCRYPT_MAX_CONCURRENCY: '1', BCRYPT_MAX_QUEUE: '0' });
+      const email = await account(app);
+      await inSequence(5, () => login(app, via, email, WRONG_PASSWORD));
+      advanceMs(1000);
+      let release = (): void => undefined;
+      const held = app.passwords.admission.run(() => new Promise<void>((resolve) => (release = resolve)));
+      const busy =
+        via === 'REST'
+          ? (await request(app, 'POST', '/sessions', { email, password: WRONG_PASSWORD }, {})).statusCode
+          : (await gql(app, LOGIN, { email, password: WRONG_PASSWORD })).errors?.[0]?.extensions?.code;
+      expect(busy).toBe(via === 'REST' ? 503 : 'SERVICE_BUSY');
+      expect(await app.limits.counters(CLIENT, email)).toEqual({
+        ...NO_COUNTS,
+        loginPerIp: 6,
+        loginFailures: 5,
+      });
+      release();
+      await held;
+      expect(await login(app, via, email, PASSWORD)).toEqual(OK);
+    },
+  );
+
+  it.each(TRANSPORTS)(
     '%s: refuses the right password while the back-off lasts, and starts no session',
     async (via) => {
       const app = await limitedApp();
