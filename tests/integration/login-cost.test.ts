@@ -1,7 +1,8 @@
-// Login's work does not depend on whether the email exists: every plausible attempt costs exactly one bcrypt compare.
+// Login's work does not depend on whether the email exists: every plausible attempt, REST or GraphQL, costs exactly one bcrypt compare.
 import bcrypt from 'bcrypt';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { sendForm } from '../helpers/http';
+import { errorCodes, graphql, LOGIN } from '../helpers/graphql';
 import { PASSWORD, registeredUser, uniqueEmail } from '../helpers/factories';
 
 let app: TestApp;
@@ -49,3 +50,36 @@ it.each([
     expect(compare).not.toHaveBeenCalled();
   },
 );
+
+describe('through GraphQL login', () => {
+  it.each([
+    ['an unknown email', () => uniqueEmail('ghost'), PASSWORD, 'INVALID_CREDENTIALS'],
+    ['a known email and a wrong password', () => email, 'not the password', 'INVALID_CREDENTIALS'],
+    ['a known email and the right password', () => email, PASSWORD, undefined],
+  ])('spends exactly one bcrypt compare on %s', async (_case, who, password, code) => {
+    const answer = await graphql(app, LOGIN, { email: who(), password });
+    expect(errorCodes(answer)).toEqual(code === undefined ? [] : [code]);
+    expect(compare).toHaveBeenCalledTimes(1);
+  });
+
+  it('compares an unknown email against a hash of the configured cost', async () => {
+    await graphql(app, LOGIN, { email: uniqueEmail('ghost'), password: PASSWORD });
+    const [, hash] = compare.mock.calls[0];
+    expect(hash).toMatch(/^\$2b\$04\$/);
+  });
+
+  it.each([
+    ['too short', 'short'],
+    ['over 72 bytes', 'x'.repeat(73)],
+  ])(
+    'spends no bcrypt compare on a password %s, for a known or unknown email alike',
+    async (_case, password) => {
+      for (const who of [email, uniqueEmail('ghost')]) {
+        expect(errorCodes(await graphql(app, LOGIN, { email: who, password }))).toEqual([
+          'INVALID_CREDENTIALS',
+        ]);
+      }
+      expect(compare).not.toHaveBeenCalled();
+    },
+  );
+});
