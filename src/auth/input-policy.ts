@@ -1,11 +1,23 @@
 // The input policy for emails and passwords: pure checks shared by both transports.
 import { AuthError } from '../errors';
 import { EMAIL_MAX_LENGTH } from '../entities/user.entity';
+import { isCommonPassword } from './common-passwords';
 
 /** bcrypt silently ignores bytes past 72, so a longer password would be only partly checked: refuse it instead. */
 export const PASSWORD_MAX_BYTES = 72;
 /** Shortest password accepted, in UTF-8 bytes. */
 export const PASSWORD_MIN_BYTES = 8;
+/** A local part shorter than this is too common a substring to forbid inside passwords ("jo" is in "join"). */
+const LOCAL_PART_MIN_CHECKED = 3;
+
+/**
+ * The form a password is hashed and compared in: Unicode NFKC, so that the same characters typed on different
+ * keyboards or systems (composed "é" or "e" + combining accent, full-width digits) are the same password. Never
+ * trimmed and never case-folded: both would throw away strength the user chose.
+ */
+export function normalisePassword(password: string): string {
+  return password.normalize('NFKC');
+}
 
 // Whitespace, C0/C1 controls and U+2028/2029 never belong in an address and are a classic header-injection tool.
 const FORBIDDEN_EMAIL_CHARS = /[\s\p{Cc}]/u;
@@ -53,12 +65,17 @@ export function lookupEmail(raw: string): string | null {
 }
 
 /**
- * Checks a new password: well-formed Unicode, 8 to 72 UTF-8 bytes, no NUL character. Never trimmed: spaces are part of a password.
+ * Checks a new password, in its NFKC form: well-formed Unicode, 8 to 72 UTF-8 bytes, no NUL character, not a
+ * common password, and not the email's name. Never trimmed: spaces are part of a password.
+ * @param email the account's email, when known, so the password cannot be or contain its local part.
  * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
  */
-export function checkNewPassword(password: string, field = 'password'): void {
+export function checkNewPassword(rawPassword: string, field = 'password', email?: string): void {
   // Unpaired UTF-16 surrogates all encode to the same U+FFFD bytes, so "\ud800x" and "\udfffx" would hash alike.
-  if (!password.isWellFormed()) throw new AuthError('BAD_USER_INPUT', `${field} must be valid Unicode text`);
+  if (!rawPassword.isWellFormed())
+    throw new AuthError('BAD_USER_INPUT', `${field} must be valid Unicode text`);
+  // Measured after normalising, since that is what bcrypt gets; NFKC can lengthen a string.
+  const password = normalisePassword(rawPassword);
   const bytes = Buffer.byteLength(password, 'utf8');
   if (bytes < PASSWORD_MIN_BYTES) {
     throw new AuthError('BAD_USER_INPUT', `${field} must be at least ${PASSWORD_MIN_BYTES} bytes long`);
@@ -72,18 +89,37 @@ export function checkNewPassword(password: string, field = 'password'): void {
   // bcrypt's C core stops at the first NUL byte, so "abc\0anything" would hash as "abc": refuse it.
   if (password.includes('\0'))
     throw new AuthError('BAD_USER_INPUT', `${field} must not contain NUL characters`);
+  // Attackers try the most common passwords first, on every account: one on the list falls in seconds.
+  if (isCommonPassword(password)) {
+    throw new AuthError(
+      'BAD_USER_INPUT',
+      `${field} is too common: it is on a list of frequently used passwords`,
+    );
+  }
+  // The email's name is the first thing anyone who knows the email will try.
+  const lower = password.toLowerCase();
+  for (const name of localPartNames(email)) {
+    if (lower.includes(name)) {
+      throw new AuthError('BAD_USER_INPUT', `${field} must not contain the name of the email address`);
+    }
+  }
+}
+
+/** The email's local part, and the part before a "+tag", that are long enough to check (lower-case). */
+function localPartNames(email: string | undefined): string[] {
+  if (email === undefined) return [];
+  const local = normaliseEmail(email).split('@')[0] ?? '';
+  const names = [local, local.split('+')[0] ?? ''];
+  return [...new Set(names)].filter((name) => [...name].length >= LOCAL_PART_MIN_CHECKED);
 }
 
 /**
  * Whether a password could have passed `checkNewPassword`. Login uses it to refuse impossible passwords
  * without spending a bcrypt compare, and to never compare a truncated prefix (bcrypt's 72-byte limit).
  */
-export function isPlausiblePassword(password: string): boolean {
+export function isPlausiblePassword(rawPassword: string): boolean {
+  if (!rawPassword.isWellFormed()) return false;
+  const password = normalisePassword(rawPassword);
   const bytes = Buffer.byteLength(password, 'utf8');
-  return (
-    bytes >= PASSWORD_MIN_BYTES &&
-    bytes <= PASSWORD_MAX_BYTES &&
-    !password.includes('\0') &&
-    password.isWellFormed()
-  );
+  return bytes >= PASSWORD_MIN_BYTES && bytes <= PASSWORD_MAX_BYTES && !password.includes('\0');
 }

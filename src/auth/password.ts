@@ -2,6 +2,7 @@
 import bcrypt from 'bcrypt';
 import { randomBytes } from 'node:crypto';
 import { Admission } from './admission';
+import { normalisePassword } from './input-policy';
 
 /** Hashes a password with bcrypt at the given cost (a fresh random salt each time). */
 export async function hashPassword(password: string, rounds: number): Promise<string> {
@@ -39,7 +40,7 @@ export class PasswordHasher {
    * @throws AuthError SERVICE_BUSY when too many hashes are running and waiting.
    */
   hash(password: string): Promise<string> {
-    return this.admission.run(() => hashPassword(password, this.rounds));
+    return this.admission.run(() => hashPassword(normalisePassword(password), this.rounds));
   }
 
   /**
@@ -47,7 +48,20 @@ export class PasswordHasher {
    * @throws AuthError SERVICE_BUSY when too many hashes are running and waiting.
    */
   verify(password: string, hashedPassword: string): Promise<boolean> {
-    return this.admission.run(() => bcrypt.compare(password, hashedPassword));
+    return this.admission.run(() => bcrypt.compare(normalisePassword(password), hashedPassword));
+  }
+
+  /**
+   * Whether a stored hash was made at another cost than the configured one. Raising BCRYPT_ROUNDS then reaches
+   * every account as its owner next logs in, the only moment the password is known; lowering it does too.
+   */
+  needsRehash(hashedPassword: string): boolean {
+    try {
+      return bcrypt.getRounds(hashedPassword) !== this.rounds;
+    } catch {
+      // Not a bcrypt hash at all: nothing verified against it, so there is no password to rehash.
+      return false;
+    }
   }
 
   /**
@@ -59,7 +73,7 @@ export class PasswordHasher {
     // Hashing a random secret once (lazily, at the same cost) gives a hash nobody can match.
     this.dummyHash ??= hashPassword(randomBytes(32).toString('base64url'), this.rounds);
     const dummyHash = await this.dummyHash;
-    await this.admission.run(() => bcrypt.compare(password, dummyHash));
+    await this.admission.run(() => bcrypt.compare(normalisePassword(password), dummyHash));
     return false;
   }
 
