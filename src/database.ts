@@ -2,6 +2,7 @@
 import { defineConfig, MikroORM, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
 import type { Config } from './config';
+import { SecurityEvent } from './entities/security-event.entity';
 import { Session } from './entities/session.entity';
 import { User } from './entities/user.entity';
 import { migrationsList } from './migrations';
@@ -27,7 +28,7 @@ export function ormOptions(config: Config): Options {
   const pragmas = sqlitePath === ':memory:' ? SQLITE_MEMORY_PRAGMAS : SQLITE_FILE_PRAGMAS;
   return defineConfig({
     dbName: sqlitePath,
-    entities: [User, Session],
+    entities: [User, Session, SecurityEvent],
     extensions: [Migrator],
     // Migrations are listed in code rather than found by a file glob, so the same list works from src/ under
     // ts-jest and from dist/ in production; `npm run migration:create` writes new ones into src/migrations.

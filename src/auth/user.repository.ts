@@ -81,6 +81,34 @@ export class UserRepository extends SqlEntityRepository<User> {
     return changed === 1;
   }
 
+  /**
+   * Replaces a password hash only if it is still `expected`: a rehash at login must never undo a reset or a change
+   * that committed while the login was checking the old password.
+   * @returns whether the hash was replaced.
+   */
+  async replacePasswordHash(
+    userId: number,
+    expected: string,
+    hashedPassword: string,
+    now: Date,
+  ): Promise<boolean> {
+    const changed = await this.nativeUpdate(
+      { id: userId, hashedPassword: expected },
+      { hashedPassword, updatedAt: now },
+    );
+    return changed === 1;
+  }
+
+  /** Clears up to `limit` reset tokens that expired before `now`; returns how many. */
+  async clearExpiredResetTokens(now: Date, limit: number): Promise<number> {
+    const expired = await this.find({ resetTokenExpiresAt: { $lte: now } }, { fields: ['id'], limit });
+    if (expired.length === 0) return 0;
+    return this.nativeUpdate(
+      { id: { $in: expired.map((user) => user.id) } },
+      { resetToken: null, resetTokenExpiresAt: null },
+    );
+  }
+
   private assertFields(fields: UserFields, purpose: 'query' | 'update'): void {
     const keys = Object.keys(fields);
     // An empty filter would match any user, which is never what a caller means.

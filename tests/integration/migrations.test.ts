@@ -2,11 +2,12 @@
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MikroORM } from '@mikro-orm/sqlite';
+import { MikroORM } from '@mikro-orm/sqlite';
 import { loadConfig } from '../../src/config';
-import { openDatabase, type OpenedDatabase } from '../../src/database';
+import { openDatabase, ormOptions, type OpenedDatabase } from '../../src/database';
 
 const INITIAL_MIGRATION = 'Migration20261127063929';
+const ACCOUNT_SECURITY_MIGRATION = 'Migration20261127094330';
 
 let directory: string;
 let databaseFile: string;
@@ -39,7 +40,7 @@ describe('openDatabase on a SQLite file', () => {
   it('creates a fresh file and applies the initial migration', async () => {
     expect(existsSync(databaseFile)).toBe(false);
     const { appliedMigrations } = await open();
-    expect(appliedMigrations).toEqual([INITIAL_MIGRATION]);
+    expect(appliedMigrations).toEqual([INITIAL_MIGRATION, ACCOUNT_SECURITY_MIGRATION]);
     expect(existsSync(databaseFile)).toBe(true);
   });
 
@@ -60,7 +61,21 @@ describe('openDatabase on a SQLite file', () => {
       'users',
       ['id', 'email', 'hashed_password', 'reset_token', 'reset_token_expires_at', 'created_at', 'updated_at'],
     ],
-    ['sessions', ['id', 'user_id', 'token_hash', 'created_at', 'expires_at', 'last_seen_at']],
+    [
+      'sessions',
+      [
+        'id',
+        'user_id',
+        'public_id',
+        'user_agent',
+        'ip',
+        'token_hash',
+        'created_at',
+        'expires_at',
+        'last_seen_at',
+      ],
+    ],
+    ['security_events', ['id', 'created_at', 'type', 'user_id', 'email', 'ip', 'user_agent', 'reason']],
   ])('gives the %s table the snake_case columns of the spec', async (table, columns) => {
     const { orm } = await open();
     const rows = await query<{ name: string }>(orm, `pragma table_info(${table})`);
@@ -107,5 +122,48 @@ describe('openDatabase on a SQLite file', () => {
       { journal_mode: 'wal' },
     ]);
     expect(await query<{ foreign_keys: number }>(orm, 'pragma foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+  });
+
+  it('keeps the sessions of a database made before the account-security migration, each with its own public id', async () => {
+    const config = loadConfig({ DATABASE_URL: databaseFile, NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const old = await MikroORM.init(ormOptions(config));
+    opened.push(old);
+    await old.getMigrator().up({ to: INITIAL_MIGRATION });
+    const now = Date.now();
+    await query(
+      old,
+      `insert into users (id, email, hashed_password, created_at, updated_at) values (1, 'a@example.com', 'x', ${now}, ${now})`,
+    );
+    for (const id of [1, 2, 3]) {
+      await query(
+        old,
+        `insert into sessions (id, user_id, token_hash, created_at, expires_at, last_seen_at) ` +
+          `values (${id}, 1, '${String(id).repeat(64)}', ${now}, ${now + 1000}, ${now})`,
+      );
+    }
+
+    expect((await old.getMigrator().up()).map((migration) => migration.name)).toEqual([
+      ACCOUNT_SECURITY_MIGRATION,
+    ]);
+    const rows = await query<{ id: number; public_id: string; token_hash: string; user_agent: null }>(
+      old,
+      'select id, public_id, token_hash, user_agent from sessions order by id',
+    );
+    expect(rows.map((row) => [row.id, row.token_hash, row.user_agent])).toEqual([
+      [1, '1'.repeat(64), null],
+      [2, '2'.repeat(64), null],
+      [3, '3'.repeat(64), null],
+    ]);
+    for (const row of rows) expect(row.public_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(rows.map((row) => row.public_id)).size).toBe(3);
+    // The rebuilt table still cascades with its user and keeps the token hash unique.
+    await expect(
+      query(
+        old,
+        `insert into sessions (user_id, public_id, token_hash, created_at, expires_at, last_seen_at) values (1, 'p', '${'1'.repeat(64)}', 0, 0, 0)`,
+      ),
+    ).rejects.toThrow(/UNIQUE/);
+    await query(old, 'delete from users where id = 1');
+    expect(await query(old, 'select id from sessions')).toEqual([]);
   });
 });

@@ -48,6 +48,7 @@ async function sessionFor(userId: number): Promise<void> {
     hashToken(generateToken()),
     now,
     expiresAt,
+    { userAgent: null, ip: null },
   );
 }
 
