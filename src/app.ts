@@ -5,8 +5,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { AuthGate } from './auth/auth-gate';
 import { AuthService } from './auth/auth.service';
 import { systemClock, type Clock } from './auth/clock';
+import { Cleanup } from './auth/cleanup';
 import { PasswordHasher } from './auth/password';
 import { RateLimits } from './auth/rate-limits';
+import { SecurityLog } from './auth/security-log';
 import { SessionStore } from './auth/session-store';
 import type { Config } from './config';
 import { openDatabase } from './database';
@@ -19,10 +21,13 @@ import { registerRestShim } from './http/rest-shim';
 import { registerSecurity } from './http/security';
 import { HttpSessions } from './http/session-hook';
 import { OneLinePerRequest, REDACTED_PATHS, serializeReply, serializeRequest } from './http/logging';
+import { SmtpMailer, type Mailer } from './mail/mailer';
 
 /** Things the composition root lets a caller replace: the clock (tests move time) and the log destination. */
 export interface AppOptions {
   readonly clock?: Clock;
+  /** Where mail goes (default: SMTP_URL's server, or nowhere without one). */
+  readonly mailer?: Mailer | null;
   /** Where log lines go (default: stdout). Tests pass a stream to read them. */
   readonly logStream?: { write(line: string): void };
 }
@@ -34,6 +39,8 @@ export interface App {
   readonly auth: AuthService;
   readonly passwords: PasswordHasher;
   readonly limits: RateLimits;
+  readonly securityLog: SecurityLog;
+  readonly cleanup: Cleanup;
   /** Stops accepting requests, finishes in-flight ones, stops Apollo and closes the database. */
   close(): Promise<void>;
 }
@@ -113,8 +120,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (appliedMigrations.length > 0) {
       server.log.info({ migrations: appliedMigrations }, 'applied migrations');
     }
-    if (config.nodeEnv === 'production') {
-      // Until reset tokens can go by email, anyone who knows an address can reset its password: say so loudly.
+    if (config.nodeEnv === 'production' && config.resetTokenDelivery === 'response') {
+      // Production only starts like this with ALLOW_INSECURE_RESET_DELIVERY=true: still say it at every start.
       server.log.warn(
         'password reset tokens are returned in API responses (development behaviour): anyone who knows an email ' +
           'can take over its account; do not expose this instance to untrusted clients',
@@ -134,16 +141,61 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerErrorHandlers(server);
     await registerSecurity(server, { corsOrigins: config.corsOrigins });
 
+    const clock = options.clock ?? systemClock;
     const limits = new RateLimits(config.rateLimit);
-    const gate = new AuthGate(auth, limits);
-    const sessions = new HttpSessions(auth, config.cookieSecure);
+    const securityLog = new SecurityLog(orm.em, clock);
+    const mailer =
+      options.mailer !== undefined
+        ? options.mailer
+        : config.mail.smtpUrl === null
+          ? null
+          : new SmtpMailer(config.mail.smtpUrl, config.mail.from);
+    server.addHook('onClose', () => {
+      mailer?.close();
+      return Promise.resolve();
+    });
+    const gate = new AuthGate({
+      auth,
+      limits,
+      securityLog,
+      clock,
+      delivery: {
+        resetTokens: config.resetTokenDelivery,
+        mailer,
+        resetUrlTemplate: config.mail.resetUrlTemplate,
+        resetTokenTtlSeconds: config.resetTokenTtlSeconds,
+      },
+    });
+    const cleanup = new Cleanup({
+      auth,
+      securityLog,
+      log: server.log,
+      intervalSeconds: config.cleanupIntervalSeconds,
+      batchSize: config.cleanupBatchSize,
+      retentionDays: config.securityEventRetentionDays,
+    });
+    // preClose runs as closing starts, before any onClose hook: no clean-up can then run while the database closes.
+    server.addHook('preClose', async () => {
+      await cleanup.stop();
+    });
+    const sessions = new HttpSessions(auth, gate, config.cookieSecure);
     sessions.register(server);
     registerRestShim(server, gate, sessions);
     const schema = await buildAuthSchema(new AuthResolver(gate));
     await registerGraphQL(server, { schema, sessions, limits: config.graphql });
     await server.ready();
+    cleanup.start();
 
-    return { server, orm, auth, passwords, limits, close: () => closeGracefully(server) };
+    return {
+      server,
+      orm,
+      auth,
+      passwords,
+      limits,
+      securityLog,
+      cleanup,
+      close: () => closeGracefully(server),
+    };
   } catch (error) {
     await orm.close(true);
     throw error;

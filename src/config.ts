@@ -43,6 +43,18 @@ export interface GraphQLConfig {
   readonly maxTokens: number;
 }
 
+/** How reset tokens reach their owner: in the API answer (the exercise's development behaviour) or by email. */
+export type ResetTokenDelivery = 'response' | 'email';
+
+/** Outgoing mail: reset links and security notices. */
+export interface MailConfig {
+  /** SMTP server, e.g. smtp://user:pass@mail.example.com:587 (smtps:// for TLS from the start). Empty: none. */
+  readonly smtpUrl: string | null;
+  readonly from: string;
+  /** The reset link sent by email; `{token}` and `{email}` are replaced (URL-encoded). */
+  readonly resetUrlTemplate: string;
+}
+
 /** The validated, typed configuration of one process. Every field has a documented default. */
 export interface Config {
   readonly nodeEnv: 'development' | 'production' | 'test';
@@ -74,6 +86,14 @@ export interface Config {
   readonly bcryptMaxQueue: number;
   readonly rateLimit: RateLimitConfig;
   readonly graphql: GraphQLConfig;
+  readonly resetTokenDelivery: ResetTokenDelivery;
+  readonly mail: MailConfig;
+  /** Security events older than this are deleted by the clean-up job. */
+  readonly securityEventRetentionDays: number;
+  /** How often the clean-up job removes expired sessions, reset tokens and old security events. */
+  readonly cleanupIntervalSeconds: number;
+  /** Rows deleted per statement by the clean-up job, so no single statement holds the database for long. */
+  readonly cleanupBatchSize: number;
 }
 
 /** Thrown when the environment does not describe a valid configuration; the message names each bad variable. */
@@ -178,7 +198,24 @@ const envSchema = z.object({
   SESSION_ABSOLUTE_TTL_SECONDS: integer(60, 365 * SECONDS_PER_DAY).default(30 * SECONDS_PER_DAY),
   SESSION_TOUCH_INTERVAL_SECONDS: integer(0, SECONDS_PER_DAY).default(SECONDS_PER_HOUR),
   RESET_TOKEN_TTL_SECONDS: integer(60, SECONDS_PER_DAY).default(SECONDS_PER_HOUR),
-  COOKIE_SECURE: boolean.default(false),
+  COOKIE_SECURE: boolean.optional(),
+  ALLOW_INSECURE_COOKIES: boolean.default(false),
+  RESET_TOKEN_DELIVERY: z.enum(['response', 'email']).optional(),
+  ALLOW_INSECURE_RESET_DELIVERY: boolean.default(false),
+  SMTP_URL: z
+    .string()
+    .trim()
+    .refine((url) => /^smtps?:\/\//i.test(url) && URL.canParse(url), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z.string().trim().min(3).default('user-auth-service <no-reply@localhost>'),
+  RESET_URL_TEMPLATE: z
+    .string()
+    .trim()
+    .refine((t) => t.includes('{token}'), 'must contain {token}')
+    .default('http://localhost:5000/reset-password?email={email}&token={token}'),
+  SECURITY_EVENT_RETENTION_DAYS: integer(1, 3650).default(90),
+  CLEANUP_INTERVAL_SECONDS: integer(1, SECONDS_PER_DAY).default(10 * 60),
+  CLEANUP_BATCH_SIZE: integer(1, 100_000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // An auth request is a few hundred bytes; a small cap keeps floods of large bodies cheap to refuse.
   BODY_LIMIT_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
@@ -215,6 +252,40 @@ const envSchema = z.object({
   GRAPHQL_MAX_AUTH_MUTATIONS: integer(1, 100).default(1),
   GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(1000),
 });
+
+type ParsedEnv = z.infer<typeof envSchema>;
+
+/** In production reset tokens go by email unless set otherwise; elsewhere they come back in the answer. */
+function resetTokenDelivery(e: ParsedEnv): ResetTokenDelivery {
+  return e.RESET_TOKEN_DELIVERY ?? (e.NODE_ENV === 'production' ? 'email' : 'response');
+}
+
+/**
+ * What production refuses to start with. Each is a way to lose accounts: a reset token in the answer lets anyone
+ * who knows an email take the account over, and a cookie without Secure can be read off any plain-HTTP hop. An
+ * operator who really means it says so with the ALLOW_INSECURE_* variable the message names.
+ */
+function productionProblems(e: ParsedEnv): string[] {
+  const problems: string[] = [];
+  const delivery = resetTokenDelivery(e);
+  if (delivery === 'email' && e.SMTP_URL === undefined) {
+    problems.push('SMTP_URL: required when reset tokens go by email (RESET_TOKEN_DELIVERY=email)');
+  }
+  if (e.NODE_ENV !== 'production') return problems;
+  if (delivery === 'response' && !e.ALLOW_INSECURE_RESET_DELIVERY) {
+    problems.push(
+      'RESET_TOKEN_DELIVERY: "response" returns reset tokens to whoever asks, which lets anyone take over any ' +
+        'account; use "email", or set ALLOW_INSECURE_RESET_DELIVERY=true to accept that',
+    );
+  }
+  if (e.COOKIE_SECURE === false && !e.ALLOW_INSECURE_COOKIES) {
+    problems.push(
+      'COOKIE_SECURE: false sends session cookies over plain HTTP in production; set ALLOW_INSECURE_COOKIES=true ' +
+        'to accept that',
+    );
+  }
+  return problems;
+}
 
 /**
  * Parses an environment (by default `process.env`) into a Config.
@@ -257,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: must not exceed RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS',
     );
   }
+  if (parsed.success) problems.push(...productionProblems(parsed.data));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
@@ -273,7 +345,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionAbsoluteTtlSeconds: e.SESSION_ABSOLUTE_TTL_SECONDS,
     sessionTouchIntervalSeconds: e.SESSION_TOUCH_INTERVAL_SECONDS,
     resetTokenTtlSeconds: e.RESET_TOKEN_TTL_SECONDS,
-    cookieSecure: e.COOKIE_SECURE,
+    // Production serves over HTTPS (directly or behind a proxy): a session cookie must never travel in clear.
+    cookieSecure: e.COOKIE_SECURE ?? production,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
@@ -302,5 +375,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAuthMutations: e.GRAPHQL_MAX_AUTH_MUTATIONS,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
     }),
+    resetTokenDelivery: resetTokenDelivery(e),
+    mail: Object.freeze({
+      smtpUrl: e.SMTP_URL ?? null,
+      from: e.MAIL_FROM,
+      resetUrlTemplate: e.RESET_URL_TEMPLATE,
+    }),
+    securityEventRetentionDays: e.SECURITY_EVENT_RETENTION_DAYS,
+    cleanupIntervalSeconds: e.CLEANUP_INTERVAL_SECONDS,
+    cleanupBatchSize: e.CLEANUP_BATCH_SIZE,
   });
 }

@@ -43,16 +43,30 @@ export class AuthError extends Error {
   /** For RATE_LIMITED and SERVICE_BUSY: whole seconds before a retry can succeed (Retry-After). */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, retryAfterSeconds?: number) {
+  /**
+   * Why, for the security log only (UNKNOWN_EMAIL, WRONG_PASSWORD, ...): never shown to the client, where one
+   * message for every login failure is what keeps registered emails secret.
+   */
+  readonly reason: string | undefined;
+  /** The account concerned, when known; for the security log only. */
+  readonly userId: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    details: { retryAfterSeconds?: number; reason?: string; userId?: number } = {},
+  ) {
     super(message ?? ERROR_CATALOGUE[code].message);
     this.name = 'AuthError';
     this.code = code;
-    this.retryAfterSeconds = retryAfterSeconds;
+    this.retryAfterSeconds = details.retryAfterSeconds;
+    this.reason = details.reason;
+    this.userId = details.userId;
   }
 
   /** A refusal the client may retry after the given time (RATE_LIMITED, SERVICE_BUSY), at least a second. */
   static retryLater(code: 'RATE_LIMITED' | 'SERVICE_BUSY', retryAfterMs: number): AuthError {
-    return new AuthError(code, undefined, Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    return new AuthError(code, undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
   }
 
   /** The HTTP status the REST shim answers with. */

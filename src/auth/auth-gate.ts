@@ -1,28 +1,82 @@
-// The transports' way into the abusable operations: each call is counted by the rate limits before the service runs.
+// The transports' way into account operations: limits first, then the service, then the security log and mail.
+import type { FastifyBaseLogger } from 'fastify';
 import { AuthError } from '../errors';
-import type { AuthService, NewSession, PublicUser, ResetTokenGrant } from './auth.service';
+import type { SecurityEvent } from '../entities/security-event.entity';
+import type { Mailer, MailMessage } from '../mail/mailer';
+import { passwordChangedNotice, passwordResetNotice, resetEmail } from '../mail/messages';
+import type { AuthService, NewSession, PublicUser, SessionInfo, ValidSession } from './auth.service';
+import type { Clock } from './clock';
+import { lookupEmail, normaliseEmail } from './input-policy';
 import type { LoginAttempt, RateLimits } from './rate-limits';
+import type { SecurityLog } from './security-log';
 
-/** Who is calling, as far as limits are concerned: the client address the HTTP layer trusts. */
+/** Who is calling: the client address the HTTP layer trusts, its user agent, and the request's logger. */
 export interface Caller {
   readonly ip: string;
+  readonly userAgent: string | null;
+  /** The request's logger: it carries the request id, so a mail failure can be traced to its request. */
+  readonly log: FastifyBaseLogger;
+}
+
+/** How reset tokens reach their owner, and what the service needs to send mail. */
+export interface Delivery {
+  readonly resetTokens: 'response' | 'email';
+  /** The mail server, or null when none is configured (then no notices go out). */
+  readonly mailer: Mailer | null;
+  readonly resetUrlTemplate: string;
+  readonly resetTokenTtlSeconds: number;
+}
+
+/** The answer to a reset request: the token itself only when tokens are delivered in the response. */
+export interface ResetRequestAnswer {
+  readonly email: string;
+  readonly resetToken: string | null;
+}
+
+/** Dependencies of the gate, wired by the composition root. */
+export interface AuthGateDeps {
+  readonly auth: AuthService;
+  readonly limits: RateLimits;
+  readonly securityLog: SecurityLog;
+  readonly delivery: Delivery;
+  readonly clock: Clock;
+}
+
+/** The `reason` an AuthError gives for the security log, if any. */
+function reasonOf(error: unknown): { reason?: string; userId?: number } {
+  if (!(error instanceof AuthError)) return {};
+  return {
+    ...(error.reason === undefined ? {} : { reason: error.reason }),
+    ...(error.userId === undefined ? {} : { userId: error.userId }),
+  };
 }
 
 /**
- * Login, registration and password reset as both transports call them. One gate, one set of counters: a GraphQL
- * alias, a batched operation and a REST call are each one call here, so none can get around the limits the
- * others obey. Profile and logout are not here: they cost one indexed read and need no budget.
+ * Every account operation as both transports call it. One gate, one set of counters: a GraphQL alias, a batched
+ * operation and a REST call are each one call here, so none can get around the limits the others obey. The gate
+ * also writes the security log and sends the emails, so neither transport can forget one.
  */
 export class AuthGate {
-  constructor(
-    private readonly auth: AuthService,
-    readonly limits: RateLimits,
-  ) {}
+  readonly limits: RateLimits;
+  private readonly auth: AuthService;
+  private readonly securityLog: SecurityLog;
+  private readonly delivery: Delivery;
+  private readonly clock: Clock;
+
+  constructor(deps: AuthGateDeps) {
+    this.auth = deps.auth;
+    this.limits = deps.limits;
+    this.securityLog = deps.securityLog;
+    this.delivery = deps.delivery;
+    this.clock = deps.clock;
+  }
 
   /** registerUser, after the per-client registration limit. */
   async register(caller: Caller, email: string, password: string): Promise<PublicUser> {
-    await this.limits.startRegistration(caller.ip);
-    return this.auth.registerUser(email, password);
+    await this.limited(caller, email, 'REGISTER', () => this.limits.startRegistration(caller.ip));
+    const user = await this.auth.registerUser(email, password);
+    await this.securityLog.record(caller, 'REGISTERED', { userId: user.id, email: user.email });
+    return user;
   }
 
   /**
@@ -31,32 +85,200 @@ export class AuthGate {
    * (SERVICE_BUSY, a fault) is not held against the account.
    */
   async login(caller: Caller, email: string, password: string): Promise<NewSession> {
-    const attempt: LoginAttempt = await this.limits.startLogin(caller.ip, email);
-    let session: NewSession;
-    try {
-      session = await this.auth.login(email, password);
-    } catch (error) {
-      if (!(error instanceof AuthError && error.code === 'INVALID_CREDENTIALS')) await attempt.abandoned();
-      throw error;
-    }
-    await attempt.succeeded();
+    const attempt = await this.limited(caller, email, 'LOGIN', () =>
+      this.limits.startLogin(caller.ip, email),
+    );
+    const session = await this.judged(caller, email, attempt, () =>
+      this.auth.login(email, password, { ip: caller.ip, userAgent: caller.userAgent }),
+    );
+    await this.securityLog.record(caller, 'LOGIN_SUCCEEDED', { userId: session.user.id, email });
     return session;
   }
 
-  /** getResetPasswordToken, after the per-client and per-account reset-request limits. */
-  async requestPasswordReset(caller: Caller, email: string): Promise<ResetTokenGrant> {
-    await this.limits.startResetRequest(caller.ip, email);
-    return this.auth.getResetPasswordToken(email);
+  /** Ends the session with this token; records it when one ended. */
+  async logout(caller: Caller, token: unknown): Promise<boolean> {
+    const session = await this.auth.validateSession(token);
+    if (session === null || !(await this.auth.destroySession(token))) return false;
+    await this.securityLog.record(caller, 'LOGGED_OUT', { userId: session.user.id });
+    return true;
+  }
+
+  /**
+   * Issues a reset token after the per-client and per-account limits. With response delivery the token is in the
+   * answer (the exercise's development behaviour). With email delivery it goes by email and the answer is the
+   * same for registered and unregistered emails, so a reset request reveals nothing about who has an account.
+   */
+  async requestPasswordReset(caller: Caller, email: string): Promise<ResetRequestAnswer> {
+    await this.limited(caller, email, 'RESET_REQUEST', () => this.limits.startResetRequest(caller.ip, email));
+    if (this.delivery.resetTokens === 'response') {
+      try {
+        const grant = await this.auth.getResetPasswordToken(email);
+        await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email });
+        return grant;
+      } catch (error) {
+        if (error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED') {
+          await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', {
+            email,
+            reason: 'UNKNOWN_EMAIL',
+          });
+        }
+        throw error;
+      }
+    }
+    try {
+      const grant = await this.auth.getResetPasswordToken(email);
+      await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email });
+      const { resetUrlTemplate, resetTokenTtlSeconds } = this.delivery;
+      this.sendInBackground(
+        caller,
+        'reset',
+        resetEmail(grant.email, grant.resetToken, resetUrlTemplate, resetTokenTtlSeconds),
+      );
+      return { email: grant.email, resetToken: null };
+    } catch (error) {
+      if (!(error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED')) throw error;
+      await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email, reason: 'UNKNOWN_EMAIL' });
+      return { email: normaliseEmail(email), resetToken: null };
+    }
   }
 
   /**
    * updatePassword. Not rate limited: a reset token is 256 random bits, so guessing one is hopeless, and a wrong
-   * token is refused before any bcrypt work. A completed reset ends the account's login back-off: its owner has
-   * just proved control of it.
+   * token is refused before any bcrypt work. A completed reset ends the account's login back-off (its owner has
+   * just proved control of the email) and sends the owner a notice.
    */
-  async resetPassword(email: string, resetToken: string, newPassword: string): Promise<PublicUser> {
+  async resetPassword(
+    caller: Caller,
+    email: string,
+    resetToken: string,
+    newPassword: string,
+  ): Promise<PublicUser> {
     const user = await this.auth.updatePassword(email, resetToken, newPassword);
     await this.limits.clearLoginFailures(user.email);
+    await this.securityLog.record(caller, 'PASSWORD_RESET_COMPLETED', { userId: user.id, email: user.email });
+    this.notify(caller, 'reset notice', passwordResetNotice(user.email, this.origin(caller)));
     return user;
   }
+
+  /**
+   * changePassword for the signed-in caller. The current password is checked under the login limits (it is a
+   * password guess like any other); every other session ends, this one stays, and the owner gets a notice.
+   */
+  async changePassword(
+    caller: Caller,
+    session: ValidSession,
+    currentPassword: string,
+    newPassword: string,
+  ): Promise<void> {
+    const { email } = session.user;
+    const attempt = await this.limited(caller, email, 'CHANGE_PASSWORD', () =>
+      this.limits.startLogin(caller.ip, email),
+    );
+    await this.judged(caller, email, attempt, () =>
+      this.auth.changePassword(session.user.id, currentPassword, newPassword, session.sessionId),
+    );
+    await this.securityLog.record(caller, 'PASSWORD_CHANGED', { userId: session.user.id, email });
+    this.notify(caller, 'change notice', passwordChangedNotice(email, this.origin(caller)));
+  }
+
+  /** The caller's live sessions. */
+  listSessions(session: ValidSession): Promise<SessionInfo[]> {
+    return this.auth.listSessions(session.user.id);
+  }
+
+  /** Ends one of the caller's own sessions by public id; false for any other id. */
+  async revokeSession(caller: Caller, session: ValidSession, publicId: string): Promise<boolean> {
+    const revoked = await this.auth.revokeSession(session.user.id, publicId);
+    if (revoked) await this.securityLog.record(caller, 'SESSION_REVOKED', { userId: session.user.id });
+    return revoked;
+  }
+
+  /** Ends every session of the caller, this one included; returns how many. */
+  async logoutEverywhere(caller: Caller, session: ValidSession): Promise<number> {
+    const ended = await this.auth.logoutEverywhere(session.user.id);
+    await this.securityLog.record(caller, 'LOGGED_OUT_EVERYWHERE', { userId: session.user.id });
+    return ended;
+  }
+
+  /** The caller's own security events, newest first. */
+  securityEvents(session: ValidSession, limit: number): Promise<SecurityEvent[]> {
+    return this.securityLog.listForUser(session.user.id, limit);
+  }
+
+  /** Runs a limit check; a refusal is recorded (RATE_LIMITED, with what was limited) and rethrown. */
+  private async limited<T>(caller: Caller, email: string, what: string, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'RATE_LIMITED') {
+        await this.securityLog.record(caller, 'RATE_LIMITED', { email, reason: what });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Runs a password check under a login attempt: a wrong password is recorded as LOGIN_FAILED with its reason and
+   * stays counted; anything else that is not a verdict on the password gives the attempt back.
+   */
+  private async judged<T>(
+    caller: Caller,
+    email: string,
+    attempt: LoginAttempt,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await run();
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'INVALID_CREDENTIALS') {
+        const subject = { email: lookupEmail(email), ...reasonOf(error) };
+        await this.securityLog.record(caller, 'LOGIN_FAILED', subject);
+      } else {
+        await attempt.abandoned();
+      }
+      throw error;
+    }
+    await attempt.succeeded();
+    return result;
+  }
+
+  private origin(caller: Caller): { at: Date; ip: string; userAgent: string | null } {
+    return { at: this.clock.now(), ip: caller.ip, userAgent: caller.userAgent };
+  }
+
+  /** Sends a notice when a mail server is configured; without one there is nowhere to send it. */
+  private notify(caller: Caller, what: string, message: MailMessage): void {
+    if (this.delivery.mailer !== null) this.sendInBackground(caller, what, message);
+  }
+
+  /**
+   * Sends without making the request wait: SMTP can take seconds, and a reset answer that took longer for
+   * registered emails would reveal them. A failure cannot undo what the request did, so it is logged (under the
+   * request id, never with the message body, which may hold a token) rather than lost.
+   */
+  private sendInBackground(caller: Caller, what: string, message: MailMessage): void {
+    const mailer = this.delivery.mailer;
+    if (mailer === null) {
+      caller.log.error({ mail: what }, 'no mail server configured (SMTP_URL): email not sent');
+      return;
+    }
+    mailer.send(message).then(
+      () => caller.log.info({ mail: what }, 'email sent'),
+      (error: unknown) =>
+        caller.log.error(
+          {
+            mail: what,
+            error: { name: error instanceof Error ? error.name : 'Error', code: mailErrorCode(error) },
+          },
+          'email could not be sent',
+        ),
+    );
+  }
+}
+
+/** nodemailer's error code (ECONNECTION, EAUTH, ...) without its message, which may quote the server. */
+function mailErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  return typeof error.code === 'string' ? error.code : undefined;
 }

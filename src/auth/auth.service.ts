@@ -49,6 +49,25 @@ export interface ValidSession {
   readonly maxAgeSeconds: number;
 }
 
+/** Where a session was started from, kept with it so its owner can recognise it. */
+export interface DeviceInfo {
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+}
+
+const UNKNOWN_DEVICE: DeviceInfo = { userAgent: null, ip: null };
+
+/** What a user sees of one of their sessions: never its token or its hash. */
+export interface SessionInfo {
+  readonly sessionId: number;
+  readonly publicId: string;
+  readonly createdAt: Date;
+  readonly lastSeenAt: Date;
+  readonly expiresAt: Date;
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+}
+
 /** A reset token just issued for an email. */
 export interface ResetTokenGrant {
   readonly email: string;
@@ -66,6 +85,17 @@ export interface AuthServiceDeps {
 
 function toPublicUser(user: Pick<User, 'id' | 'email' | 'createdAt'>): PublicUser {
   return { id: user.id, email: user.email, createdAt: user.createdAt };
+}
+
+/** Runs a batch step until it removes fewer rows than a full batch; yields between batches so requests interleave. */
+async function drain(step: () => Promise<number>, batchSize: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const removed = await step();
+    total += removed;
+    if (removed < batchSize) return total;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 function addSeconds(date: Date, seconds: number): Date {
@@ -97,7 +127,7 @@ export class AuthService {
    */
   async registerUser(rawEmail: string, password: string): Promise<PublicUser> {
     const email = parseEmail(rawEmail);
-    checkNewPassword(password);
+    checkNewPassword(password, 'password', email);
     const users = this.users();
     // A cheap check first, so taken emails do not cost a bcrypt hash; the unique index below is what decides.
     if ((await users.findByEmail(email)) !== null) throw new AuthError('EMAIL_TAKEN');
@@ -113,31 +143,111 @@ export class AuthService {
 
   /** Whether the email and password belong together (the exercise's `valid_login`). */
   async validLogin(rawEmail: string, password: string): Promise<boolean> {
-    return (await this.checkCredentials(rawEmail, password)) !== null;
+    try {
+      await this.checkCredentials(rawEmail, password);
+      return true;
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'INVALID_CREDENTIALS') return false;
+      throw error;
+    }
   }
 
   /** Starts a session for a registered email and returns its token, or null for an unknown email. */
-  async createSession(rawEmail: string): Promise<string | null> {
+  async createSession(rawEmail: string, device: DeviceInfo = UNKNOWN_DEVICE): Promise<string | null> {
     const user = await this.findUser(rawEmail);
-    return user === null ? null : (await this.startSession(user)).token;
+    return user === null ? null : (await this.startSession(user, device)).token;
   }
 
   /**
    * Checks credentials and starts a session in one step, as both transports' login does.
    * @throws AuthError INVALID_CREDENTIALS, the same for an unknown email and a wrong password.
    */
-  async login(rawEmail: string, password: string): Promise<NewSession> {
+  async login(rawEmail: string, password: string, device: DeviceInfo = UNKNOWN_DEVICE): Promise<NewSession> {
     const user = await this.checkCredentials(rawEmail, password);
-    if (user === null) throw new AuthError('INVALID_CREDENTIALS');
-    const session = await this.startSession(user);
+    await this.rehashIfNeeded(user, password);
+    const session = await this.startSession(user, device);
     // The bcrypt compare above takes a while. If a reset committed meanwhile, the password just checked is no
     // longer the account's, and the reset's "end every session" ran before this session existed: take it back.
     // A reset committing after this read deletes the session itself, so none started with an old password survives.
     if (!(await this.users().hasPasswordHash(user.id, user.hashedPassword))) {
       await this.sessions().deleteById(session.sessionId);
-      throw new AuthError('INVALID_CREDENTIALS');
+      throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'PASSWORD_CHANGED', userId: user.id });
     }
     return session;
+  }
+
+  /**
+   * Changes a signed-in user's password. The current password must be proved again (a session alone may be a
+   * borrowed laptop); every other session of the user ends, the current one stays.
+   * @throws AuthError INVALID_CREDENTIALS (wrong current password), BAD_USER_INPUT (policy).
+   */
+  async changePassword(
+    userId: number,
+    currentPassword: string,
+    newPassword: string,
+    keepSessionId: number,
+  ): Promise<PublicUser> {
+    const user = await this.users().findOne({ id: userId });
+    if (user === null) throw new AuthError('UNAUTHENTICATED');
+    // Checked first: telling an intruder the policy of new passwords costs nothing, but a bcrypt compare does.
+    checkNewPassword(newPassword, 'new password', user.email);
+    const matches =
+      isPlausiblePassword(currentPassword) &&
+      (await this.passwords.verify(currentPassword, user.hashedPassword));
+    if (!matches) {
+      throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'WRONG_CURRENT_PASSWORD', userId });
+    }
+    const hashedPassword = await this.passwords.hash(newPassword);
+    await this.em.fork().transactional(async (tx) => {
+      // Conditional on the hash just checked: a reset or change that committed meanwhile wins, and this one fails.
+      const replaced = await new UserRepository(tx).replacePasswordHash(
+        userId,
+        user.hashedPassword,
+        hashedPassword,
+        this.clock.now(),
+      );
+      if (!replaced) {
+        throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'PASSWORD_CHANGED', userId });
+      }
+      await new SessionRepository(tx).deleteAllForUserExcept(userId, keepSessionId);
+    });
+    return toPublicUser(user);
+  }
+
+  /** A user's live sessions, newest first. */
+  async listSessions(userId: number): Promise<SessionInfo[]> {
+    const sessions = await this.sessions().listForUser(userId, this.clock.now());
+    return sessions.map((session) => ({
+      sessionId: session.id,
+      publicId: session.publicId,
+      createdAt: session.createdAt,
+      lastSeenAt: session.lastSeenAt,
+      expiresAt: session.expiresAt,
+      userAgent: session.userAgent,
+      ip: session.ip,
+    }));
+  }
+
+  /** Ends one of the user's own sessions by its public id; false (and nothing changes) for any other id. */
+  async revokeSession(userId: number, publicId: string): Promise<boolean> {
+    return (await this.sessions().deleteByPublicId(userId, publicId)) > 0;
+  }
+
+  /** Ends every session of the user, the current one included; returns how many ended. */
+  logoutEverywhere(userId: number): Promise<number> {
+    return this.sessions().deleteAllForUser(userId);
+  }
+
+  /**
+   * Removes what has expired, in batches of `batchSize` rows per statement so that no statement holds the
+   * database for long: sessions past their expiry and reset tokens past theirs.
+   * @returns how many sessions and reset tokens were removed.
+   */
+  async removeExpired(batchSize: number): Promise<{ sessions: number; resetTokens: number }> {
+    const now = this.clock.now();
+    const sessions = await drain(() => this.sessions().deleteExpired(now, batchSize), batchSize);
+    const resetTokens = await drain(() => this.users().clearExpiredResetTokens(now, batchSize), batchSize);
+    return { sessions, resetTokens };
   }
 
   /** The user a session token belongs to, or null (unknown, expired or malformed token). */
@@ -208,7 +318,7 @@ export class AuthService {
    */
   async updatePassword(rawEmail: string, resetToken: unknown, newPassword: string): Promise<PublicUser> {
     // Named in words, not as either transport spells the field (new_password in REST, newPassword in GraphQL).
-    checkNewPassword(newPassword, 'new password');
+    checkNewPassword(newPassword, 'new password', rawEmail);
     if (!isWellFormedToken(resetToken)) throw new AuthError('INVALID_RESET_TOKEN');
     const tokenHash = hashToken(resetToken);
     const user = await this.findUser(rawEmail);
@@ -235,14 +345,46 @@ export class AuthService {
     return toPublicUser(user);
   }
 
-  /** The user whose password matches, or null. Always spends exactly one bcrypt compare on a plausible password. */
-  private async checkCredentials(rawEmail: string, password: string): Promise<User | null> {
+  /**
+   * The user whose password matches. Always spends exactly one bcrypt compare on a plausible password.
+   * @throws AuthError INVALID_CREDENTIALS, with the reason (for the security log) of which check failed.
+   */
+  private async checkCredentials(rawEmail: string, password: string): Promise<User> {
     // A password no account can have is refused without bcrypt; above all, a password past bcrypt's 72 bytes is
     // never compared, because bcrypt would check only its first 72 bytes.
-    if (!isPlausiblePassword(password)) return null;
+    if (!isPlausiblePassword(password)) {
+      throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'IMPOSSIBLE_PASSWORD' });
+    }
     const user = await this.findUser(rawEmail);
-    if (user === null) return this.passwords.verifyDummy(password).then(() => null);
-    return (await this.passwords.verify(password, user.hashedPassword)) ? user : null;
+    if (user === null) {
+      await this.passwords.verifyDummy(password);
+      throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'UNKNOWN_EMAIL' });
+    }
+    if (!(await this.passwords.verify(password, user.hashedPassword))) {
+      throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'WRONG_PASSWORD', userId: user.id });
+    }
+    return user;
+  }
+
+  /**
+   * Rehashes a just-proved password when its stored hash has another cost than BCRYPT_ROUNDS, in the same
+   * request. Best effort: when the hashing gate is full the login still succeeds and a later one rehashes.
+   */
+  private async rehashIfNeeded(user: User, password: string): Promise<void> {
+    if (!this.passwords.needsRehash(user.hashedPassword)) return;
+    let hashedPassword: string;
+    try {
+      hashedPassword = await this.passwords.hash(password);
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'SERVICE_BUSY') return;
+      throw error;
+    }
+    if (
+      await this.users().replacePasswordHash(user.id, user.hashedPassword, hashedPassword, this.clock.now())
+    ) {
+      // The race check after the session starts compares against the hash now stored.
+      user.hashedPassword = hashedPassword;
+    }
   }
 
   /** The user with this email, or null, including for input no account can have (see lookupEmail). */
@@ -251,7 +393,7 @@ export class AuthService {
     return email === null ? null : this.users().findByEmail(email);
   }
 
-  private async startSession(user: User): Promise<NewSession> {
+  private async startSession(user: User, device: DeviceInfo): Promise<NewSession> {
     const token = generateToken();
     const now = this.clock.now();
     const session = await this.sessions().createSession(
@@ -259,6 +401,7 @@ export class AuthService {
       hashToken(token),
       now,
       this.sessionExpiry(now, now),
+      device,
     );
     // The idle TTL never exceeds the absolute one (config checks it), so a fresh session's cookie lives idle-TTL long.
     return {

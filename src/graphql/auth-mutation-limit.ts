@@ -11,6 +11,7 @@ import {
 
 /** The root mutations that cost a bcrypt hash or feed a rate limit: aliasing them is how a brute force hides. */
 export const LIMITED_AUTH_MUTATIONS: ReadonlySet<string> = new Set([
+  'changePassword',
   'login',
   'register',
   'requestPasswordReset',

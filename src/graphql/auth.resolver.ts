@@ -1,8 +1,31 @@
 // GraphQL operations on accounts and sessions: each resolver makes one service call and shapes its answer.
-import { Args, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Args, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { AuthGate } from '../auth/auth-gate';
+import type { ValidSession } from '../auth/auth.service';
+import { AuthError } from '../errors';
 import type { GraphQLContext } from './context';
-import { CredentialsArgs, EmailArgs, PasswordResetRequestType, ResetPasswordArgs, UserType } from './types';
+import {
+  ChangePasswordArgs,
+  CredentialsArgs,
+  EmailArgs,
+  PasswordResetRequestType,
+  ResetPasswordArgs,
+  RevokeSessionArgs,
+  SecurityEventType,
+  SecurityEventsArgs,
+  SessionInfoType,
+  UserType,
+} from './types';
+
+/** Most security events one query may ask for. */
+const SECURITY_EVENTS_MAX = 100;
+
+/** The caller's session, or UNAUTHENTICATED: the operations below act on the signed-in user only. */
+async function signedIn(ctx: GraphQLContext): Promise<ValidSession> {
+  const session = await ctx.session();
+  if (session === null) throw new AuthError('UNAUTHENTICATED');
+  return session;
+}
 
 /**
  * The Query and Mutation fields of the auth API. Every abusable mutation goes through the AuthGate, once per
@@ -72,8 +95,84 @@ export class AuthResolver {
   })
   async resetPassword(
     @Args(() => ResetPasswordArgs) { email, resetToken, newPassword }: ResetPasswordArgs,
+    @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    await this.gate.resetPassword(email, resetToken, newPassword);
+    await this.gate.resetPassword(ctx.caller, email, resetToken, newPassword);
     return true;
+  }
+
+  @Query(() => [SessionInfoType], {
+    description: "The signed-in user's live sessions, newest first. Errors: UNAUTHENTICATED.",
+  })
+  async sessions(@Ctx() ctx: GraphQLContext): Promise<SessionInfoType[]> {
+    const session = await signedIn(ctx);
+    const sessions = await this.gate.listSessions(session);
+    return sessions.map((info) => ({
+      id: info.publicId,
+      createdAt: info.createdAt,
+      lastSeenAt: info.lastSeenAt,
+      expiresAt: info.expiresAt,
+      userAgent: info.userAgent,
+      ip: info.ip,
+      current: info.sessionId === session.sessionId,
+    }));
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Ends one of your own sessions by its id (from `sessions`): false, and nothing changes, for any other id. ' +
+      'Errors: UNAUTHENTICATED.',
+  })
+  async revokeSession(
+    @Args(() => RevokeSessionArgs) { id }: RevokeSessionArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    return this.gate.revokeSession(ctx.caller, await signedIn(ctx), id);
+  }
+
+  @Mutation(() => Int, {
+    description:
+      'Ends every one of your sessions, this one included, and returns how many. Errors: UNAUTHENTICATED.',
+  })
+  async logoutEverywhere(@Ctx() ctx: GraphQLContext): Promise<number> {
+    const ended = await this.gate.logoutEverywhere(ctx.caller, await signedIn(ctx));
+    ctx.clearSessionCookie();
+    return ended;
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Changes your password; every other session ends, this one stays. The current password is checked under ' +
+      'the login limits. Errors: UNAUTHENTICATED, INVALID_CREDENTIALS, BAD_USER_INPUT, RATE_LIMITED, SERVICE_BUSY.',
+  })
+  async changePassword(
+    @Args(() => ChangePasswordArgs) { currentPassword, newPassword }: ChangePasswordArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    await this.gate.changePassword(ctx.caller, await signedIn(ctx), currentPassword, newPassword);
+    return true;
+  }
+
+  @Query(() => [SecurityEventType], {
+    description:
+      "The signed-in user's own security events, newest first. Errors: UNAUTHENTICATED, BAD_USER_INPUT.",
+  })
+  async securityEvents(
+    @Args(() => SecurityEventsArgs) { limit }: SecurityEventsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<SecurityEventType[]> {
+    if (limit < 1 || limit > SECURITY_EVENTS_MAX) {
+      throw new AuthError('BAD_USER_INPUT', `limit must be between 1 and ${SECURITY_EVENTS_MAX}`);
+    }
+    const events = await this.gate.securityEvents(await signedIn(ctx), limit);
+    return events.map(({ id, createdAt, type, email, ip, userAgent, reason }) => ({
+      id,
+      createdAt,
+      type,
+      email,
+      ip,
+      userAgent,
+      reason,
+    }));
   }
 }

@@ -17,4 +17,6 @@ export interface GraphQLContext {
   startSession(session: NewSession): void;
   /** Ends the caller's session, if valid, and clears the cookie; returns whether one ended. */
   endSession(): Promise<boolean>;
+  /** Tells the client to drop its session cookie (after its session was ended some other way). */
+  clearSessionCookie(): void;
 }

@@ -130,6 +130,7 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
             sessions.clearCookie(reply);
             return ended;
           },
+          clearSessionCookie: () => sessions.clearCookie(reply),
         }),
     });
   });

@@ -1,6 +1,8 @@
 // Per-request access to the caller's session for both transports: read once from the cookie, and written back.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthGate } from '../auth/auth-gate';
 import type { AuthService, NewSession, ValidSession } from '../auth/auth.service';
+import { callerOf } from './caller';
 import { clearedSessionCookie, readSessionCookie, sessionCookie } from './cookies';
 
 declare module 'fastify' {
@@ -17,6 +19,7 @@ declare module 'fastify' {
 export class HttpSessions {
   constructor(
     private readonly auth: AuthService,
+    private readonly gate: AuthGate,
     private readonly cookieSecure: boolean,
   ) {}
 
@@ -38,7 +41,7 @@ export class HttpSessions {
 
   /** Ends this request's session, if it has a valid one; returns whether one ended. */
   async end(request: FastifyRequest): Promise<boolean> {
-    const ended = await this.auth.destroySession(readSessionCookie(request.headers.cookie));
+    const ended = await this.gate.logout(callerOf(request), readSessionCookie(request.headers.cookie));
     request.authSession = Promise.resolve(null);
     return ended;
   }

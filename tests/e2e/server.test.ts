@@ -150,7 +150,7 @@ it('finishes a request in flight when SIGTERM arrives, and keeps its data for th
   const first = await startServer({ DATABASE_URL: database, BCRYPT_ROUNDS: '13' });
   const pending = fetch(`${first.baseUrl}/users`, {
     method: 'POST',
-    ...form({ email: 'carol@example.com', password: 'carolsPassword' }),
+    ...form({ email: 'carol@example.com', password: 'sunlit-harbour-42' }),
   });
   await new Promise((resolve) => setTimeout(resolve, 100));
   first.child.kill('SIGTERM');
@@ -166,7 +166,7 @@ it('finishes a request in flight when SIGTERM arrives, and keeps its data for th
     expect(second.output()).not.toContain('applied migrations');
     const login = await fetch(`${second.baseUrl}/sessions`, {
       method: 'POST',
-      ...form({ email: 'carol@example.com', password: 'carolsPassword' }),
+      ...form({ email: 'carol@example.com', password: 'sunlit-harbour-42' }),
     });
     expect(login.status).toBe(200);
   } finally {
@@ -198,6 +198,9 @@ it('migrates a fresh database with `node dist/src/migrate.js`, and finds nothing
     });
     return { status: result.status, stderr: result.stderr };
   };
-  expect(run()).toEqual({ status: 0, stderr: 'applied Migration20261127063929\n' });
+  expect(run()).toEqual({
+    status: 0,
+    stderr: 'applied Migration20261127063929, Migration20261127094330\n',
+  });
   expect(run()).toEqual({ status: 0, stderr: 'no pending migrations\n' });
 });

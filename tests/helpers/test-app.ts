@@ -35,6 +35,10 @@ export interface TestApp extends App {
  * Rate limits are off unless `env` turns them on (RATE_LIMIT: 'on'): every test request comes from one address,
  * so suites about other behaviour would otherwise run into the registration and login budgets. The suites about
  * the limits turn them on.
+ *
+ * A production app sends reset tokens by email and will not start without SMTP_URL; unless `env` says how to
+ * deliver them, it gets a mail server address nothing listens on (the discard port), so suites about other
+ * production behaviour can start one. The suites about mail start a real SMTP server and name it.
  */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const config = loadConfig({
@@ -43,6 +47,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     LOG_LEVEL: 'info',
     NODE_ENV: 'test',
     RATE_LIMIT: 'off',
+    ...(env.NODE_ENV === 'production' && env.SMTP_URL === undefined && env.RESET_TOKEN_DELIVERY === undefined
+      ? { SMTP_URL: 'smtp://127.0.0.1:9' }
+      : {}),
     ...env,
   });
   const clock = new ManualClock();

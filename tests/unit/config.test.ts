@@ -39,6 +39,15 @@ const DEFAULTS: Config = {
     maxAuthMutations: 1,
     maxTokens: 1000,
   },
+  resetTokenDelivery: 'response',
+  mail: {
+    smtpUrl: null,
+    from: 'user-auth-service <no-reply@localhost>',
+    resetUrlTemplate: 'http://localhost:5000/reset-password?email={email}&token={token}',
+  },
+  securityEventRetentionDays: 90,
+  cleanupIntervalSeconds: 600,
+  cleanupBatchSize: 500,
 };
 
 /** The ConfigError loadConfig throws for this environment; fails the test if it throws nothing or something else. */
@@ -118,6 +127,13 @@ describe('loadConfig', () => {
       GRAPHQL_MAX_ALIASES: '0',
       GRAPHQL_MAX_AUTH_MUTATIONS: '2',
       GRAPHQL_MAX_TOKENS: '500',
+      RESET_TOKEN_DELIVERY: 'email',
+      SMTP_URL: 'smtp://mail.example.com:587',
+      MAIL_FROM: 'Auth <auth@example.com>',
+      RESET_URL_TEMPLATE: 'https://app.example.com/reset?t={token}',
+      SECURITY_EVENT_RETENTION_DAYS: '30',
+      CLEANUP_INTERVAL_SECONDS: '60',
+      CLEANUP_BATCH_SIZE: '100',
     });
     expect(config).toEqual({
       nodeEnv: 'production',
@@ -156,11 +172,20 @@ describe('loadConfig', () => {
         maxAuthMutations: 2,
         maxTokens: 500,
       },
+      resetTokenDelivery: 'email',
+      mail: {
+        smtpUrl: 'smtp://mail.example.com:587',
+        from: 'Auth <auth@example.com>',
+        resetUrlTemplate: 'https://app.example.com/reset?t={token}',
+      },
+      securityEventRetentionDays: 30,
+      cleanupIntervalSeconds: 60,
+      cleanupBatchSize: 100,
     });
   });
 
   it('turns GraphQL introspection and the landing page off in production unless told otherwise', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).graphql).toMatchObject({
+    expect(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:25' }).graphql).toMatchObject({
       introspection: false,
       landingPage: false,
     });
