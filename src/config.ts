@@ -205,7 +205,10 @@ const envSchema = z.object({
   SMTP_URL: z
     .string()
     .trim()
-    .refine((url) => /^smtps?:\/\//i.test(url) && URL.canParse(url), 'must be an smtp:// or smtps:// URL')
+    .refine(
+      (url) => /^smtps?:\/\//i.test(url) && URL.canParse(url) && new URL(url).hostname !== '',
+      'must be an smtp:// or smtps:// URL with a host',
+    )
     .optional(),
   MAIL_FROM: z.string().trim().min(3).default('user-auth-service <no-reply@localhost>'),
   RESET_URL_TEMPLATE: z
@@ -253,10 +256,20 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(1000),
 });
 
-type ParsedEnv = z.infer<typeof envSchema>;
+/** The variables that decide how reset tokens travel and whether production may start with them. */
+const deliverySchema = envSchema.pick({
+  NODE_ENV: true,
+  RESET_TOKEN_DELIVERY: true,
+  ALLOW_INSECURE_RESET_DELIVERY: true,
+  COOKIE_SECURE: true,
+  ALLOW_INSECURE_COOKIES: true,
+  SMTP_URL: true,
+});
+
+type DeliveryEnv = z.infer<typeof deliverySchema>;
 
 /** In production reset tokens go by email unless set otherwise; elsewhere they come back in the answer. */
-function resetTokenDelivery(e: ParsedEnv): ResetTokenDelivery {
+function resetTokenDelivery(e: DeliveryEnv): ResetTokenDelivery {
   return e.RESET_TOKEN_DELIVERY ?? (e.NODE_ENV === 'production' ? 'email' : 'response');
 }
 
@@ -265,7 +278,7 @@ function resetTokenDelivery(e: ParsedEnv): ResetTokenDelivery {
  * who knows an email take the account over, and a cookie without Secure can be read off any plain-HTTP hop. An
  * operator who really means it says so with the ALLOW_INSECURE_* variable the message names.
  */
-function productionProblems(e: ParsedEnv): string[] {
+function productionProblems(e: DeliveryEnv): string[] {
   const problems: string[] = [];
   const delivery = resetTokenDelivery(e);
   if (delivery === 'email' && e.SMTP_URL === undefined) {
@@ -328,7 +341,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: must not exceed RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS',
     );
   }
-  if (parsed.success) problems.push(...productionProblems(parsed.data));
+  // Checked from their own variables, so a bad PORT does not hide an insecure production setting.
+  const delivery = deliverySchema.safeParse(present);
+  if (delivery.success) problems.push(...productionProblems(delivery.data));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
