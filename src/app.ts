@@ -17,6 +17,7 @@ import { buildAuthSchema } from './graphql/schema';
 import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, answerFrameworkError, registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
+import { registerHealth } from './http/health';
 import { registerRestShim } from './http/rest-shim';
 import { registerSecurity } from './http/security';
 import { HttpSessions } from './http/session-hook';
@@ -181,6 +182,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const sessions = new HttpSessions(auth, gate, config.cookieSecure);
     sessions.register(server);
     registerRestShim(server, gate, sessions);
+    registerHealth(server, orm);
     const schema = await buildAuthSchema(new AuthResolver(gate));
     await registerGraphQL(server, { schema, sessions, limits: config.graphql });
     await server.ready();

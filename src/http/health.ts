@@ -1,0 +1,49 @@
+// Liveness and readiness probes for process managers and load balancers: GET /healthz and GET /readyz.
+import type { MikroORM } from '@mikro-orm/sqlite';
+import type { FastifyInstance } from 'fastify';
+
+/** How long the readiness check may take before the instance counts as not ready. */
+const READY_TIMEOUT_MS = 2000;
+
+/** Resolves with `check`'s answer, or with `fallback` once `ms` have passed. */
+async function within<T>(ms: number, check: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([check, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Why the instance cannot serve, or null when it can: the database answers and no migration is pending. */
+async function notReadyReason(orm: MikroORM): Promise<string | null> {
+  try {
+    await orm.em.getConnection().execute('select 1');
+  } catch {
+    return 'database unreachable';
+  }
+  try {
+    const pending = await orm.getMigrator().getPendingMigrations();
+    return pending.length === 0 ? null : 'migrations pending';
+  } catch {
+    return 'database unreachable';
+  }
+}
+
+/**
+ * Registers the probes. `/healthz` says the process is alive and answering, and touches nothing else, so a
+ * database outage never gets healthy instances restarted. `/readyz` says the instance can serve: the database
+ * answers within 2 s and every migration is applied; a load balancer should send traffic only while it says so.
+ * Neither says anything an outsider could use beyond that.
+ */
+export function registerHealth(app: FastifyInstance, orm: MikroORM): void {
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const reason = await within(READY_TIMEOUT_MS, notReadyReason(orm), 'database timed out');
+    if (reason === null) return { status: 'ready' };
+    return reply.status(503).send({ status: 'not ready', reason });
+  });
+}
