@@ -1,6 +1,6 @@
 // The composition root: the one place that creates and wires the database, services, GraphQL and HTTP.
 import { randomUUID } from 'node:crypto';
-import type { MikroORM } from '@mikro-orm/sqlite';
+import type { Orm } from './database';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AuthGate } from './auth/auth-gate';
 import { AuthService } from './auth/auth.service';
@@ -36,7 +36,7 @@ export interface AppOptions {
 /** A wired application: the HTTP server and the pieces tests and scripts may reach. */
 export interface App {
   readonly server: FastifyInstance;
-  readonly orm: MikroORM;
+  readonly orm: Orm;
   readonly auth: AuthService;
   readonly passwords: PasswordHasher;
   readonly limits: RateLimits;

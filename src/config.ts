@@ -6,12 +6,22 @@ import { z } from 'zod';
 const SECONDS_PER_HOUR = 60 * 60;
 const SECONDS_PER_DAY = 24 * SECONDS_PER_HOUR;
 
-/** Where the database lives: only SQLite for now (a file path, `sqlite:<path>` or `:memory:`). */
-export interface DatabaseConfig {
+/** An embedded SQLite database: a file path, `sqlite:<path>` or `:memory:`. */
+export interface SqliteDatabaseConfig {
   readonly dialect: 'sqlite';
   /** File path of the SQLite database, or `:memory:`. */
   readonly sqlitePath: string;
 }
+
+/** A PostgreSQL server, for several instances sharing one database. */
+export interface PostgresDatabaseConfig {
+  readonly dialect: 'postgresql';
+  /** The connection URL, postgres://user:password@host:port/database. */
+  readonly url: string;
+}
+
+/** Where the database lives. */
+export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
 
 /** A fixed-window limit: at most `points` counted events per `durationSeconds`. */
 export interface WindowLimit {
@@ -167,7 +177,10 @@ function isOrigin(item: string): boolean {
 /** Turns `DATABASE_URL` into a database choice, or explains why it cannot. */
 function parseDatabaseUrl(url: string): DatabaseConfig | string {
   if (/^postgres(ql)?:/i.test(url)) {
-    return 'PostgreSQL is not supported yet: use a SQLite file path, sqlite:<path> or :memory:';
+    if (!URL.canParse(url) || new URL(url).hostname === '' || new URL(url).pathname.length < 2) {
+      return 'must look like postgres://user:password@host:5432/database';
+    }
+    return { dialect: 'postgresql', url };
   }
   const path = url.replace(/^sqlite:(\/\/)?/i, '');
   if (path === '') return 'must name a SQLite file';

@@ -1,11 +1,24 @@
 // MikroORM options for our entities and migrations, and opening (and migrating) the database at start.
-import { defineConfig, MikroORM, type Options } from '@mikro-orm/sqlite';
+import { MikroORM, type Options } from '@mikro-orm/core';
+import type { AbstractSqlDriver } from '@mikro-orm/knex';
 import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { SqliteDriver } from '@mikro-orm/sqlite';
 import type { Config } from './config';
 import { SecurityEvent } from './entities/security-event.entity';
 import { Session } from './entities/session.entity';
 import { User } from './entities/user.entity';
-import { migrationsList } from './migrations';
+import { migrationsFor } from './migrations';
+
+/** The ORM as the app uses it: one of the SQL drivers, so the entity manager is always a SqlEntityManager. */
+export type Orm = MikroORM<AbstractSqlDriver>;
+
+/**
+ * The key of the PostgreSQL advisory lock held while migrating, so that instances starting together migrate one
+ * after another: the first applies what is pending, the others then find nothing left to do. Any constant works
+ * as long as nothing else on the server uses it; this one is "auth" in ASCII.
+ */
+const MIGRATION_LOCK_KEY = 0x61757468;
 
 /** A connection handed to knex's pool hook: node-sqlite3's Database. */
 interface SqliteConnectionHandle {
@@ -24,47 +37,76 @@ const SQLITE_MEMORY_PRAGMAS = 'pragma foreign_keys = on;';
 
 /** MikroORM options for this configuration: used by the app and, through mikro-orm.config.ts, by the CLI. */
 export function ormOptions(config: Config): Options {
-  const { sqlitePath } = config.database;
-  const pragmas = sqlitePath === ':memory:' ? SQLITE_MEMORY_PRAGMAS : SQLITE_FILE_PRAGMAS;
-  return defineConfig({
-    dbName: sqlitePath,
+  const { database } = config;
+  const common = {
     entities: [User, Session, SecurityEvent],
     extensions: [Migrator],
     // Migrations are listed in code rather than found by a file glob, so the same list works from src/ under
-    // ts-jest and from dist/ in production; `npm run migration:create` writes new ones into src/migrations.
+    // ts-jest and from dist/ in production; each dialect has its own list (SQL differs between them).
     migrations: {
-      path: './dist/src/migrations',
-      pathTs: './src/migrations',
-      migrationsList,
+      path: `./dist/src/migrations/${database.dialect}`,
+      pathTs: `./src/migrations/${database.dialect}`,
+      migrationsList: migrationsFor(database.dialect),
       transactional: true,
       allOrNothing: true,
       snapshot: false,
       // The migrator would print to stdout past our logger; main logs what it applied instead.
       silent: true,
     },
+    // Entities are never loaded into a shared context by accident: every unit of work forks.
+    allowGlobalContext: false,
+    debug: false,
+  } satisfies Options;
+  if (database.dialect === 'postgresql') {
+    return { ...common, driver: PostgreSqlDriver, clientUrl: database.url };
+  }
+  const { sqlitePath } = database;
+  const pragmas = sqlitePath === ':memory:' ? SQLITE_MEMORY_PRAGMAS : SQLITE_FILE_PRAGMAS;
+  return {
+    ...common,
+    driver: SqliteDriver,
+    dbName: sqlitePath,
     pool: {
       afterCreate: (connection: SqliteConnectionHandle, done: (error: Error | null, c: unknown) => void) => {
         connection.exec(pragmas, (error) => done(error, connection));
       },
     },
-    // Entities are never loaded into a shared context by accident: every unit of work forks.
-    allowGlobalContext: false,
-    debug: false,
-  });
+  };
 }
 
 /** A database opened for serving, and the names of the migrations this start applied. */
 export interface OpenedDatabase {
-  readonly orm: MikroORM;
+  readonly orm: Orm;
   readonly appliedMigrations: readonly string[];
 }
 
-/** Opens the database and applies any pending migration, so a fresh file is ready to serve. */
+/** Opens the ORM for a configuration without migrating. */
+export async function initOrm(config: Config): Promise<Orm> {
+  return (await MikroORM.init(ormOptions(config))) as unknown as Orm;
+}
+
+/**
+ * Applies pending migrations. On PostgreSQL, under a transaction-scoped advisory lock: two instances starting at
+ * once would otherwise both see a migration pending and both apply it. The lock ends with the transaction.
+ */
+async function migrate(orm: Orm, config: Config): Promise<string[]> {
+  const migrator = orm.getMigrator();
+  if (config.database.dialect !== 'postgresql') {
+    return (await migrator.up()).map((migration) => migration.name);
+  }
+  const knex = orm.em.getConnection().getKnex();
+  return knex.transaction(async (transaction) => {
+    await transaction.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    const applied = await migrator.up({ transaction });
+    return applied.map((migration) => migration.name);
+  });
+}
+
+/** Opens the database and applies any pending migration, so a fresh database is ready to serve. */
 export async function openDatabase(config: Config): Promise<OpenedDatabase> {
-  const orm = await MikroORM.init(ormOptions(config));
+  const orm = await initOrm(config);
   try {
-    const applied = await orm.getMigrator().up();
-    return { orm, appliedMigrations: applied.map((migration) => migration.name) };
+    return { orm, appliedMigrations: await migrate(orm, config) };
   } catch (error) {
     await orm.close(true);
     throw error;

@@ -1,5 +1,5 @@
 // Liveness and readiness probes for process managers and load balancers: GET /healthz and GET /readyz.
-import type { MikroORM } from '@mikro-orm/sqlite';
+import type { Orm } from '../database';
 import type { FastifyInstance } from 'fastify';
 
 /** How long the readiness check may take before the instance counts as not ready. */
@@ -19,7 +19,7 @@ async function within<T>(ms: number, check: Promise<T>, fallback: T): Promise<T>
 }
 
 /** Why the instance cannot serve, or null when it can: the database answers and no migration is pending. */
-async function notReadyReason(orm: MikroORM): Promise<string | null> {
+async function notReadyReason(orm: Orm): Promise<string | null> {
   try {
     await orm.em.getConnection().execute('select 1');
   } catch {
@@ -39,7 +39,7 @@ async function notReadyReason(orm: MikroORM): Promise<string | null> {
  * answers within 2 s and every migration is applied; a load balancer should send traffic only while it says so.
  * Neither says anything an outsider could use beyond that.
  */
-export function registerHealth(app: FastifyInstance, orm: MikroORM): void {
+export function registerHealth(app: FastifyInstance, orm: Orm): void {
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const reason = await within(READY_TIMEOUT_MS, notReadyReason(orm), 'database timed out');

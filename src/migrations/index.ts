@@ -1,10 +1,21 @@
-// The ordered list of committed migrations; add each new migration here (see README "Migrations").
+// The ordered lists of committed migrations, one per dialect; add each new migration to its list.
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261127063929 } from './Migration20261127063929';
-import { Migration20261127094330 } from './Migration20261127094330';
+import { Migration20261127120000 } from './postgresql/Migration20261127120000';
+import { Migration20261127063929 } from './sqlite/Migration20261127063929';
+import { Migration20261127094330 } from './sqlite/Migration20261127094330';
 
-/** Every migration, oldest first. The name is what the migrations table records: never change one. */
-export const migrationsList: MigrationObject[] = [
+/** SQLite's migrations, oldest first. The name is what the migrations table records: never change one. */
+const SQLITE_MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127063929', class: Migration20261127063929 },
   { name: 'Migration20261127094330', class: Migration20261127094330 },
 ];
+
+/** PostgreSQL's migrations, oldest first. PostgreSQL support started at today's schema, so it has one so far. */
+const POSTGRESQL_MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261127120000', class: Migration20261127120000 },
+];
+
+/** The migrations of a dialect, oldest first. */
+export function migrationsFor(dialect: 'sqlite' | 'postgresql'): MigrationObject[] {
+  return dialect === 'postgresql' ? POSTGRESQL_MIGRATIONS : SQLITE_MIGRATIONS;
+}

@@ -2,16 +2,15 @@
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MikroORM } from '@mikro-orm/sqlite';
 import { loadConfig } from '../../src/config';
-import { openDatabase, ormOptions, type OpenedDatabase } from '../../src/database';
+import { initOrm, openDatabase, type OpenedDatabase, type Orm } from '../../src/database';
 
 const INITIAL_MIGRATION = 'Migration20261127063929';
 const ACCOUNT_SECURITY_MIGRATION = 'Migration20261127094330';
 
 let directory: string;
 let databaseFile: string;
-const opened: MikroORM[] = [];
+const opened: Orm[] = [];
 
 /** Opens (and migrates) the temporary file database, remembering the ORM so afterEach closes it. */
 async function open(): Promise<OpenedDatabase> {
@@ -23,7 +22,7 @@ async function open(): Promise<OpenedDatabase> {
 }
 
 /** Rows of a pragma or query on the ORM's connection. */
-function query<T>(orm: MikroORM, sql: string): Promise<T[]> {
+function query<T>(orm: Orm, sql: string): Promise<T[]> {
   return orm.em.getConnection().execute<T[]>(sql);
 }
 
@@ -126,7 +125,7 @@ describe('openDatabase on a SQLite file', () => {
 
   it('keeps the sessions of a database made before the account-security migration, each with its own public id', async () => {
     const config = loadConfig({ DATABASE_URL: databaseFile, NODE_ENV: 'test', LOG_LEVEL: 'silent' });
-    const old = await MikroORM.init(ormOptions(config));
+    const old = await initOrm(config);
     opened.push(old);
     await old.getMigrator().up({ to: INITIAL_MIGRATION });
     const now = Date.now();
