@@ -70,6 +70,7 @@ export interface SessionInfo {
 
 /** A reset token just issued for an email. */
 export interface ResetTokenGrant {
+  readonly userId: number;
   readonly email: string;
   readonly resetToken: string;
 }
@@ -163,8 +164,8 @@ export class AuthService {
    * @throws AuthError INVALID_CREDENTIALS, the same for an unknown email and a wrong password.
    */
   async login(rawEmail: string, password: string, device: DeviceInfo = UNKNOWN_DEVICE): Promise<NewSession> {
-    const user = await this.checkCredentials(rawEmail, password);
-    await this.rehashIfNeeded(user, password);
+    const { user, legacyHash } = await this.checkCredentials(rawEmail, password);
+    await this.rehashIfNeeded(user, password, legacyHash);
     const session = await this.startSession(user, device);
     // The bcrypt compare above takes a while. If a reset committed meanwhile, the password just checked is no
     // longer the account's, and the reset's "end every session" ran before this session existed: take it back.
@@ -205,6 +206,8 @@ export class AuthService {
         user.hashedPassword,
         hashedPassword,
         this.clock.now(),
+        // A reset token asked for before the change must not be able to overwrite the new password later.
+        { clearResetToken: true },
       );
       if (!replaced) {
         throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'PASSWORD_CHANGED', userId });
@@ -233,9 +236,9 @@ export class AuthService {
     return (await this.sessions().deleteByPublicId(userId, publicId)) > 0;
   }
 
-  /** Ends every session of the user, the current one included; returns how many ended. */
+  /** Ends every session of the user, the current one included; returns how many live ones ended. */
   logoutEverywhere(userId: number): Promise<number> {
-    return this.sessions().deleteAllForUser(userId);
+    return this.sessions().deleteAllForUserCountingLive(userId, this.clock.now());
   }
 
   /**
@@ -307,7 +310,7 @@ export class AuthService {
     const resetToken = generateToken();
     const expiresAt = addSeconds(this.clock.now(), this.lifetimes.resetTokenTtlSeconds);
     await users.updateUser(user.id, { resetToken: hashToken(resetToken), resetTokenExpiresAt: expiresAt });
-    return { email: user.email, resetToken };
+    return { userId: user.id, email: user.email, resetToken };
   }
 
   /**
@@ -346,10 +349,14 @@ export class AuthService {
   }
 
   /**
-   * The user whose password matches. Always spends exactly one bcrypt compare on a plausible password.
+   * The user whose password matches, and whether it matched a hash made before NFKC normalisation. Spends exactly
+   * one bcrypt compare on a plausible password (two only for input NFKC changes, known email or not).
    * @throws AuthError INVALID_CREDENTIALS, with the reason (for the security log) of which check failed.
    */
-  private async checkCredentials(rawEmail: string, password: string): Promise<User> {
+  private async checkCredentials(
+    rawEmail: string,
+    password: string,
+  ): Promise<{ user: User; legacyHash: boolean }> {
     // A password no account can have is refused without bcrypt; above all, a password past bcrypt's 72 bytes is
     // never compared, because bcrypt would check only its first 72 bytes.
     if (!isPlausiblePassword(password)) {
@@ -360,18 +367,19 @@ export class AuthService {
       await this.passwords.verifyDummy(password);
       throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'UNKNOWN_EMAIL' });
     }
-    if (!(await this.passwords.verify(password, user.hashedPassword))) {
+    const result = await this.passwords.check(password, user.hashedPassword);
+    if (result === 'mismatch') {
       throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'WRONG_PASSWORD', userId: user.id });
     }
-    return user;
+    return { user, legacyHash: result === 'legacy' };
   }
 
   /**
-   * Rehashes a just-proved password when its stored hash has another cost than BCRYPT_ROUNDS, in the same
-   * request. Best effort: when the hashing gate is full the login still succeeds and a later one rehashes.
+   * Rehashes a just-proved password when its stored hash has another cost than BCRYPT_ROUNDS or predates NFKC
+   * normalisation, in the same request. Best effort: when the hashing gate is full the login still succeeds and a later one rehashes.
    */
-  private async rehashIfNeeded(user: User, password: string): Promise<void> {
-    if (!this.passwords.needsRehash(user.hashedPassword)) return;
+  private async rehashIfNeeded(user: User, password: string, legacyHash: boolean): Promise<void> {
+    if (!legacyHash && !this.passwords.needsRehash(user.hashedPassword)) return;
     let hashedPassword: string;
     try {
       hashedPassword = await this.passwords.hash(password);

@@ -108,7 +108,8 @@ export function checkNewPassword(rawPassword: string, field = 'password', email?
 /** The email's local part, and the part before a "+tag", that are long enough to check (lower-case). */
 function localPartNames(email: string | undefined): string[] {
   if (email === undefined) return [];
-  const local = normaliseEmail(email).split('@')[0] ?? '';
+  // In NFKC like the password, so a local part typed in full-width letters is still found in one.
+  const local = (normaliseEmail(email).split('@')[0] ?? '').normalize('NFKC');
   const names = [local, local.split('+')[0] ?? ''];
   return [...new Set(names)].filter((name) => [...name].length >= LOCAL_PART_MIN_CHECKED);
 }

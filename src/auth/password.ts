@@ -44,11 +44,30 @@ export class PasswordHasher {
   }
 
   /**
-   * Whether `password` matches a stored bcrypt hash. bcrypt's compare is constant-time in the hash.
+   * Checks `password` against a stored bcrypt hash (bcrypt's compare is constant-time in the hash). `legacy` means
+   * it matched only as typed, not in its NFKC form: the hash predates normalisation and should be replaced.
    * @throws AuthError SERVICE_BUSY when too many hashes are running and waiting.
    */
-  verify(password: string, hashedPassword: string): Promise<boolean> {
-    return this.admission.run(() => bcrypt.compare(normalisePassword(password), hashedPassword));
+  async check(password: string, hashedPassword: string): Promise<'match' | 'legacy' | 'mismatch'> {
+    const normalised = normalisePassword(password);
+    if (await this.admission.run(() => bcrypt.compare(normalised, hashedPassword))) return 'match';
+    // A hash made before passwords were normalised holds the password exactly as it was typed then. A second
+    // compare is spent only on input that NFKC changes (never on ASCII), so such accounts are not locked out.
+    if (
+      normalised !== password &&
+      (await this.admission.run(() => bcrypt.compare(password, hashedPassword)))
+    ) {
+      return 'legacy';
+    }
+    return 'mismatch';
+  }
+
+  /**
+   * Whether `password` matches a stored bcrypt hash, in either form `check` accepts.
+   * @throws AuthError SERVICE_BUSY when too many hashes are running and waiting.
+   */
+  async verify(password: string, hashedPassword: string): Promise<boolean> {
+    return (await this.check(password, hashedPassword)) !== 'mismatch';
   }
 
   /**
@@ -72,8 +91,8 @@ export class PasswordHasher {
   async verifyDummy(password: string): Promise<false> {
     // Hashing a random secret once (lazily, at the same cost) gives a hash nobody can match.
     this.dummyHash ??= hashPassword(randomBytes(32).toString('base64url'), this.rounds);
-    const dummyHash = await this.dummyHash;
-    await this.admission.run(() => bcrypt.compare(normalisePassword(password), dummyHash));
+    // The same compares `check` would spend, so an unknown email costs what a wrong password costs.
+    await this.check(password, await this.dummyHash);
     return false;
   }
 

@@ -83,7 +83,7 @@ export class UserRepository extends SqlEntityRepository<User> {
 
   /**
    * Replaces a password hash only if it is still `expected`: a rehash at login must never undo a reset or a change
-   * that committed while the login was checking the old password.
+   * that committed while the login was checking the old password. A change also clears any pending reset token.
    * @returns whether the hash was replaced.
    */
   async replacePasswordHash(
@@ -91,10 +91,12 @@ export class UserRepository extends SqlEntityRepository<User> {
     expected: string,
     hashedPassword: string,
     now: Date,
+    options: { clearResetToken: boolean } = { clearResetToken: false },
   ): Promise<boolean> {
+    const resetToken = options.clearResetToken ? { resetToken: null, resetTokenExpiresAt: null } : {};
     const changed = await this.nativeUpdate(
       { id: userId, hashedPassword: expected },
-      { hashedPassword, updatedAt: now },
+      { hashedPassword, updatedAt: now, ...resetToken },
     );
     return changed === 1;
   }
