@@ -99,7 +99,10 @@ export class AuthGate {
   async logout(caller: Caller, token: unknown): Promise<boolean> {
     const session = await this.auth.validateSession(token);
     if (session === null || !(await this.auth.destroySession(token))) return false;
-    await this.securityLog.record(caller, 'LOGGED_OUT', { userId: session.user.id });
+    await this.securityLog.record(caller, 'LOGGED_OUT', {
+      userId: session.user.id,
+      email: session.user.email,
+    });
     return true;
   }
 
@@ -113,7 +116,7 @@ export class AuthGate {
     if (this.delivery.resetTokens === 'response') {
       try {
         const grant = await this.auth.getResetPasswordToken(email);
-        await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email });
+        await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
         return grant;
       } catch (error) {
         if (error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED') {
@@ -127,7 +130,7 @@ export class AuthGate {
     }
     try {
       const grant = await this.auth.getResetPasswordToken(email);
-      await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email });
+      await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
       const { resetUrlTemplate, resetTokenTtlSeconds } = this.delivery;
       this.sendInBackground(
         caller,
@@ -171,8 +174,12 @@ export class AuthGate {
     newPassword: string,
   ): Promise<void> {
     const { email } = session.user;
-    const attempt = await this.limited(caller, email, 'CHANGE_PASSWORD', () =>
-      this.limits.startLogin(caller.ip, email),
+    const attempt = await this.limited(
+      caller,
+      email,
+      'CHANGE_PASSWORD',
+      () => this.limits.startLogin(caller.ip, email),
+      session.user.id,
     );
     await this.judged(caller, email, attempt, () =>
       this.auth.changePassword(session.user.id, currentPassword, newPassword, session.sessionId),
@@ -189,14 +196,22 @@ export class AuthGate {
   /** Ends one of the caller's own sessions by public id; false for any other id. */
   async revokeSession(caller: Caller, session: ValidSession, publicId: string): Promise<boolean> {
     const revoked = await this.auth.revokeSession(session.user.id, publicId);
-    if (revoked) await this.securityLog.record(caller, 'SESSION_REVOKED', { userId: session.user.id });
+    if (revoked) {
+      await this.securityLog.record(caller, 'SESSION_REVOKED', {
+        userId: session.user.id,
+        email: session.user.email,
+      });
+    }
     return revoked;
   }
 
   /** Ends every session of the caller, this one included; returns how many. */
   async logoutEverywhere(caller: Caller, session: ValidSession): Promise<number> {
     const ended = await this.auth.logoutEverywhere(session.user.id);
-    await this.securityLog.record(caller, 'LOGGED_OUT_EVERYWHERE', { userId: session.user.id });
+    await this.securityLog.record(caller, 'LOGGED_OUT_EVERYWHERE', {
+      userId: session.user.id,
+      email: session.user.email,
+    });
     return ended;
   }
 
@@ -206,12 +221,22 @@ export class AuthGate {
   }
 
   /** Runs a limit check; a refusal is recorded (RATE_LIMITED, with what was limited) and rethrown. */
-  private async limited<T>(caller: Caller, email: string, what: string, check: () => Promise<T>): Promise<T> {
+  private async limited<T>(
+    caller: Caller,
+    email: string,
+    what: string,
+    check: () => Promise<T>,
+    userId?: number,
+  ): Promise<T> {
     try {
       return await check();
     } catch (error) {
       if (error instanceof AuthError && error.code === 'RATE_LIMITED') {
-        await this.securityLog.record(caller, 'RATE_LIMITED', { email, reason: what });
+        await this.securityLog.record(caller, 'RATE_LIMITED', {
+          email,
+          reason: what,
+          userId: userId ?? null,
+        });
       }
       throw error;
     }

@@ -46,6 +46,16 @@ export class SessionRepository extends SqlEntityRepository<Session> {
     return this.nativeDelete({ user: userId, publicId });
   }
 
+  /**
+   * Ends every session of a user; returns how many were live. Expired rows the clean-up has not reached yet go
+   * too, but are not counted: to the user they were already gone.
+   */
+  async deleteAllForUserCountingLive(userId: number, now: Date): Promise<number> {
+    const live = await this.nativeDelete({ user: userId, expiresAt: { $gt: now } });
+    await this.nativeDelete({ user: userId });
+    return live;
+  }
+
   /** Ends every session of a user but one; returns how many ended. */
   deleteAllForUserExcept(userId: number, keepSessionId: number): Promise<number> {
     return this.nativeDelete({ user: userId, id: { $ne: keepSessionId } });

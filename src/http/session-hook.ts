@@ -48,6 +48,8 @@ export class HttpSessions {
 
   /** Tells the client to drop its session cookie. */
   clearCookie(reply: FastifyReply): void {
+    // Replaces a refreshed cookie this same request may have set: one answer must not name the cookie twice.
+    reply.removeHeader('set-cookie');
     reply.header('set-cookie', clearedSessionCookie(this.cookieSecure));
   }
 
