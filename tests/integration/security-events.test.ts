@@ -771,8 +771,8 @@ describe('with one app for the whole suite (limits off)', () => {
       });
     });
 
-    // Suspected bug: PASSWORD_RESET_REQUESTED is stored without the account's user id (auth-gate records only the
-    // email), so the owner never sees a reset requested for their account, the very event a takeover starts with.
+    // PASSWORD_RESET_REQUESTED must carry the account's user id, or the owner would never see a reset requested
+    // for their account, the very event a takeover starts with.
     it('shows the owner a password reset requested for their account', async () => {
       const email = await registeredUser(app);
       const cookie = await signIn(app, 'REST', email, LAPTOP);

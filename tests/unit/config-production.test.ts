@@ -135,10 +135,8 @@ describe('NODE_ENV=production', () => {
     expect(namedVariables(error)).toEqual(['SESSION_IDLE_TTL_SECONDS', 'COOKIE_SECURE']);
   });
 
-  // Suspected bug: the refusals are only checked when every variable parses, so a start that fails on PORT says
-  // nothing about RESET_TOKEN_DELIVERY or COOKIE_SECURE, and the operator learns of them one restart later.
-  // loadConfig's contract is a ConfigError "naming every invalid variable", and the cross-variable checks
-  // (SESSION_*, RATE_LIMIT_LOGIN_BACKOFF_*) are run "even when other variables are bad" for that reason.
+  // The refusals are checked even when another variable does not parse: loadConfig's contract is a ConfigError
+  // "naming every invalid variable", so an operator learns of all of them in one failed start.
   it('names the refusals even when another variable is invalid', () => {
     const error = configErrorFrom({
       ...PRODUCTION,

@@ -283,9 +283,8 @@ describe('checkNewPassword', () => {
       expect(verdict(password, email)).toBe('accepted');
     });
 
-    // Suspected bug, kept failing on purpose (see the report): the password is compared in NFKC, the local part
-    // is not, so a local part with compatibility characters is never found, not even in a password that
-    // repeats it exactly as typed.
+    // The password is compared in NFKC, so the local part must be too, or a local part with compatibility
+    // characters would never be found, not even in a password that repeats it exactly as typed.
     it('refuses a password containing, as typed, a local part in full-width letters', () => {
       const name = '\uFF4A\uFF4F\uFF48\uFF4Esmith';
       expect(verdict(`${name}-99`, `${name}@example.com`)).toBe(NAME);
