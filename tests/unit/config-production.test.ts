@@ -211,8 +211,8 @@ describe('mail variables', () => {
     },
   );
 
-  // Suspected gap: "smtp://" passes both checks (the prefix, and URL.canParse, which allows an empty host), so a
-  // start goes ahead with no mail server named, and nodemailer then falls back to localhost.
+  // "smtp://" passes the prefix check and URL.canParse (which allows an empty host); without a host nodemailer
+  // would quietly fall back to localhost, so it is refused.
   it('refuses SMTP_URL=smtp:// (no host)', () => {
     expect(configErrorFrom({ SMTP_URL: 'smtp://' }).problems).toEqual([
       'SMTP_URL: must be an smtp:// or smtps:// URL with a host',
