@@ -1,16 +1,30 @@
-// Jest global setup: compiles the production build once, so end-to-end tests run the real `node dist/src/main.js`.
+// Jest global setup: compiles the production build once, and with TEST_DATABASE_URL migrates a PostgreSQL template.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { createDatabase, newRunPrefix, setTemplate, testDatabaseUrl, withDatabase } from './postgres';
 
-/** Runs `tsc -p tsconfig.build.json` (incremental: fast when nothing changed). */
-export default function globalSetup(): void {
+/**
+ * Runs `tsc -p tsconfig.build.json` (incremental: fast when nothing changed), so end-to-end tests run the real
+ * `node dist/src/main.js`. When TEST_DATABASE_URL is set, also creates this run's template database, migrated
+ * once; every test app then gets its own copy (see tests/helpers/postgres.ts), dropped by the global teardown.
+ */
+export default async function globalSetup(): Promise<void> {
   const root = join(__dirname, '..', '..');
   execFileSync(
     process.execPath,
     [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
+    { cwd: root, stdio: 'inherit' },
   );
+  const url = testDatabaseUrl();
+  if (url === undefined) return;
+  const template = `${newRunPrefix()}_tpl`;
+  await createDatabase(url, template);
+  // Migrated by the built `npm run migrate` in its own process: loading the entities here would register their
+  // metadata in this process's realm, which jest shares with tests run in band, and MikroORM then breaks there.
+  execFileSync(process.execPath, [join(root, 'dist', 'src', 'migrate.js')], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, DATABASE_URL: withDatabase(url, template), NODE_ENV: 'test' },
+  });
+  setTemplate(template);
 }

@@ -2,6 +2,7 @@
 import { createApp, type App } from '../../src/app';
 import type { Clock } from '../../src/auth/clock';
 import { loadConfig, type Config } from '../../src/config';
+import { freshDatabase, testDatabaseUrl } from './postgres';
 
 /** A clock that only moves when a test says so. */
 export class ManualClock implements Clock {
@@ -41,8 +42,11 @@ export interface TestApp extends App {
  * production behaviour can start one. The suites about mail start a real SMTP server and name it.
  */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  // With TEST_DATABASE_URL, each app gets its own fresh PostgreSQL database, as `:memory:` gives each its own.
+  const postgresUrl = env.DATABASE_URL === undefined ? testDatabaseUrl() : undefined;
+  const postgres = postgresUrl === undefined ? undefined : await freshDatabase(postgresUrl);
   const config = loadConfig({
-    DATABASE_URL: ':memory:',
+    DATABASE_URL: postgres?.url ?? ':memory:',
     BCRYPT_ROUNDS: '4',
     LOG_LEVEL: 'info',
     NODE_ENV: 'test',
@@ -55,5 +59,10 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const clock = new ManualClock();
   const logLines: string[] = [];
   const app = await createApp(config, { clock, logStream: { write: (line) => void logLines.push(line) } });
-  return { ...app, clock, config, logLines };
+  if (postgres === undefined) return { ...app, clock, config, logLines };
+  const close = async (): Promise<void> => {
+    await app.close();
+    await postgres.drop();
+  };
+  return { ...app, close, clock, config, logLines };
 }

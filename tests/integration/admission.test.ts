@@ -109,7 +109,7 @@ interface LogLine {
 async function sessionCount(app: TestApp): Promise<number> {
   const rows = await app.orm.em
     .getConnection()
-    .execute<{ n: number }[]>('select count(*) as n from sessions');
+    .execute<{ n: number }[]>('select cast(count(*) as integer) as n from sessions');
   return Number(rows[0].n);
 }
 

@@ -7,6 +7,7 @@ import type { PublicUser } from '../../src/auth/auth.service';
 import { SessionRepository } from '../../src/auth/session.repository';
 import { UserRepository } from '../../src/auth/user.repository';
 import { hashToken } from '../../src/auth/tokens';
+import { withEpochDates } from '../helpers/sql-values';
 
 const MS_PER_SECOND = 1000;
 const SECONDS_PER_MINUTE = 60;
@@ -42,6 +43,8 @@ type SessionRow = {
   last_seen_at: number;
 };
 
+const SESSION_DATES = ['created_at', 'expires_at', 'last_seen_at'] as const;
+
 let app: TestApp;
 beforeAll(async () => {
   app = await createTestApp();
@@ -76,7 +79,9 @@ async function userRow(email: string): Promise<UserRow | undefined> {
       'select id, email, hashed_password, reset_token, reset_token_expires_at, created_at from users where email = ?',
       [email],
     );
-  return rows[0];
+  return rows[0] === undefined
+    ? undefined
+    : withEpochDates(rows[0], ['reset_token_expires_at', 'created_at']);
 }
 
 /** The sessions row of a token (found by its hash, as the service does), read with plain SQL. */
@@ -84,14 +89,15 @@ async function sessionRow(token: string, target: TestApp = app): Promise<Session
   const rows = await target.orm.em
     .getConnection()
     .execute<SessionRow[]>('select * from sessions where token_hash = ?', [hashToken(token)]);
-  return rows[0];
+  return rows[0] === undefined ? undefined : withEpochDates(rows[0], SESSION_DATES);
 }
 
 /** Every sessions row of a user, read with plain SQL. */
-function sessionRowsOf(userId: number): Promise<SessionRow[]> {
-  return app.orm.em
+async function sessionRowsOf(userId: number): Promise<SessionRow[]> {
+  const rows = await app.orm.em
     .getConnection()
     .execute<SessionRow[]>('select * from sessions where user_id = ?', [userId]);
+  return rows.map((row) => withEpochDates(row, SESSION_DATES));
 }
 
 /** The epoch milliseconds `seconds` after `epochMs`. */

@@ -228,7 +228,7 @@ describe('costly auth mutations per operation (GRAPHQL_MAX_AUTH_MUTATIONS, defau
   async function sessionCount(target: TestApp): Promise<number> {
     const rows = await target.orm.em
       .getConnection()
-      .execute<{ n: number }[]>('select count(*) as n from sessions');
+      .execute<{ n: number }[]>('select cast(count(*) as integer) as n from sessions');
     return Number(rows[0].n);
   }
 

@@ -1,4 +1,5 @@
 // The probes through the real app: /healthz always answers, /readyz only while the database answers and is migrated.
+import { migrationsFor } from '../../src/migrations';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 
 let app: TestApp;
@@ -33,9 +34,8 @@ describe('GET /readyz', () => {
   });
 
   it('answers 503 "migrations pending" when a migration has not been applied', async () => {
-    await app.orm.em
-      .getConnection()
-      .execute("delete from mikro_orm_migrations where name = 'Migration20261127094330'");
+    const newest = migrationsFor(app.config.database.dialect).at(-1)?.name ?? '';
+    await app.orm.em.getConnection().execute('delete from mikro_orm_migrations where name = ?', [newest]);
     expect(await probe('/readyz')).toEqual([503, { status: 'not ready', reason: 'migrations pending' }]);
   });
 

@@ -849,28 +849,27 @@ interface DatabaseState {
   readonly orphanSessions: number;
 }
 
-const STATE_SQL = `select
-  (select count(*) from users) as users,
-  (select coalesce(group_concat(r, char(10)), '') from (select id || '|' || email || '|' || hashed_password
-    || '|' || coalesce(reset_token, '-') || '|' || coalesce(reset_token_expires_at, '-') || '|' || updated_at as r
-    from users order by id)) as user_rows,
-  (select coalesce(group_concat(r, char(10)), '') from (select id || '|' || user_id || '|' || token_hash || '|'
-    || expires_at || '|' || last_seen_at as r from sessions order by id)) as session_rows,
-  (select count(*) from sessions s left join users u on u.id = s.user_id where u.id is null) as orphan_sessions`;
-
-/** Every user and session row, the counts, and sessions whose user does not exist. */
+/** Every user and session row, the counts, and sessions whose user does not exist (plain SQL, either dialect). */
 async function databaseState(app: TestApp): Promise<DatabaseState> {
-  const row = await app.orm.em.getConnection().execute<{
-    users: number;
-    user_rows: string;
-    session_rows: string;
-    orphan_sessions: number;
-  }>(STATE_SQL, [], 'get');
+  const connection = app.orm.em.getConnection();
+  const line = (row: Record<string, unknown>): string =>
+    Object.values(row)
+      .map((value) => (value === null ? '-' : JSON.stringify(value)))
+      .join('|');
+  const users = await connection.execute<Record<string, unknown>[]>(
+    'select id, email, hashed_password, reset_token, reset_token_expires_at, updated_at from users order by id',
+  );
+  const sessions = await connection.execute<Record<string, unknown>[]>(
+    'select id, user_id, token_hash, expires_at, last_seen_at from sessions order by id',
+  );
+  const orphans = await connection.execute<{ n: number }[]>(
+    'select cast(count(*) as integer) as n from sessions s left join users u on u.id = s.user_id where u.id is null',
+  );
   return {
-    users: Number(row.users),
-    userRows: row.user_rows,
-    sessionRows: row.session_rows,
-    orphanSessions: Number(row.orphan_sessions),
+    users: users.length,
+    userRows: users.map(line).join('\n'),
+    sessionRows: sessions.map(line).join('\n'),
+    orphanSessions: Number(orphans[0]?.n),
   };
 }
 

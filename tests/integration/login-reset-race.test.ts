@@ -19,7 +19,7 @@ async function sessionCount(email: string): Promise<number> {
   const rows = await app.orm.em
     .getConnection()
     .execute<{ n: number }[]>(
-      'select count(*) as n from sessions s join users u on u.id = s.user_id where u.email = ?',
+      'select cast(count(*) as integer) as n from sessions s join users u on u.id = s.user_id where u.email = ?',
       [email],
     );
   return Number(rows[0].n);

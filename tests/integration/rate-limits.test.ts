@@ -935,6 +935,8 @@ describe('RATE_LIMIT=off', () => {
 
   it('does not warn when the limits are on', async () => {
     const app = await limitedApp();
+    // A request, so the test sees the log is being captured at all.
+    await app.server.inject({ method: 'GET', url: '/' });
     expect(app.logLines.length).toBeGreaterThan(0);
     expect(rateLimitOffWarnings(app)).toEqual([]);
   });

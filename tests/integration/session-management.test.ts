@@ -134,7 +134,7 @@ function rows<T extends object>(app: TestApp, sql: string, params: unknown[] = [
 async function storedSessionCount(app: TestApp, email: string): Promise<number> {
   const [row] = await rows<{ n: number }>(
     app,
-    'select count(*) as n from sessions s join users u on u.id = s.user_id where u.email = ?',
+    'select cast(count(*) as integer) as n from sessions s join users u on u.id = s.user_id where u.email = ?',
     [email],
   );
   return row.n;

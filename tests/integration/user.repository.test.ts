@@ -35,7 +35,9 @@ async function savedUser(hashedPassword = HASH): Promise<User> {
 async function sessionCount(userId: number): Promise<number> {
   const rows = await app.orm.em
     .getConnection()
-    .execute<{ n: number }[]>('select count(*) as n from sessions where user_id = ?', [userId]);
+    .execute<{ n: number }[]>('select cast(count(*) as integer) as n from sessions where user_id = ?', [
+      userId,
+    ]);
   return rows[0].n;
 }
 
