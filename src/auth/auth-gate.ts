@@ -97,8 +97,9 @@ export class AuthGate {
 
   /** Ends the session with this token; records it when one ended. */
   async logout(caller: Caller, token: unknown): Promise<boolean> {
+    // One lookup: the session is validated once and ended by id, not looked up again by destroySession.
     const session = await this.auth.validateSession(token);
-    if (session === null || !(await this.auth.destroySession(token))) return false;
+    if (session === null || !(await this.auth.endSession(session.sessionId))) return false;
     await this.securityLog.record(caller, 'LOGGED_OUT', {
       userId: session.user.id,
       email: session.user.email,

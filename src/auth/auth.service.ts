@@ -3,6 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { AuthError } from '../errors';
 import type { User } from '../entities/user.entity';
+import { drain } from './batches';
 import type { Clock } from './clock';
 import { checkNewPassword, isPlausiblePassword, lookupEmail, parseEmail } from './input-policy';
 import type { PasswordHasher } from './password';
@@ -86,17 +87,6 @@ export interface AuthServiceDeps {
 
 function toPublicUser(user: Pick<User, 'id' | 'email' | 'createdAt'>): PublicUser {
   return { id: user.id, email: user.email, createdAt: user.createdAt };
-}
-
-/** Runs a batch step until it removes fewer rows than a full batch; yields between batches so requests interleave. */
-async function drain(step: () => Promise<number>, batchSize: number): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const removed = await step();
-    total += removed;
-    if (removed < batchSize) return total;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 function addSeconds(date: Date, seconds: number): Date {
@@ -293,8 +283,12 @@ export class AuthService {
    */
   async destroySession(token: unknown): Promise<boolean> {
     const session = await this.validateSession(token);
-    if (session === null) return false;
-    return (await this.sessions().deleteById(session.sessionId)) > 0;
+    return session === null ? false : this.endSession(session.sessionId);
+  }
+
+  /** Ends a session already validated by the caller; returns whether it still existed. */
+  async endSession(sessionId: number): Promise<boolean> {
+    return (await this.sessions().deleteById(sessionId)) > 0;
   }
 
   /**

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { SecurityEvent, SecurityEventType } from '../entities/security-event.entity';
 import { errorForLog } from '../http/logging';
+import { drain } from './batches';
 import type { Clock } from './clock';
 import { lookupEmail } from './input-policy';
 import { SecurityEventRepository } from './security-event.repository';
@@ -59,13 +60,7 @@ export class SecurityLog {
   /** Deletes events older than the retention period, `batchSize` rows per statement; returns how many. */
   async removeOlderThan(retentionDays: number, batchSize: number): Promise<number> {
     const before = new Date(this.clock.now().getTime() - retentionDays * MS_PER_DAY);
-    let total = 0;
-    for (;;) {
-      const removed = await this.repository().deleteOlderThan(before, batchSize);
-      total += removed;
-      if (removed < batchSize) return total;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    return drain(() => this.repository().deleteOlderThan(before, batchSize), batchSize);
   }
 
   private repository(): SecurityEventRepository {
