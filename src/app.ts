@@ -7,7 +7,7 @@ import { AuthService } from './auth/auth.service';
 import { systemClock, type Clock } from './auth/clock';
 import { Cleanup } from './auth/cleanup';
 import { PasswordHasher } from './auth/password';
-import { RateLimits } from './auth/rate-limits';
+import { MEMORY_STORE, RateLimits } from './auth/rate-limits';
 import { SecurityLog } from './auth/security-log';
 import { SessionStore } from './auth/session-store';
 import type { Config } from './config';
@@ -143,7 +143,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await registerSecurity(server, { corsOrigins: config.corsOrigins });
 
     const clock = options.clock ?? systemClock;
-    const limits = new RateLimits(config.rateLimit);
+    // Several instances share one PostgreSQL database, so they must share their counters too; SQLite means one
+    // instance, whose memory is the cheapest store.
+    const limits = new RateLimits(
+      config.rateLimit,
+      config.database.dialect === 'postgresql'
+        ? { kind: 'postgres', knex: orm.em.getConnection().getKnex(), tableName: 'rate_limits' }
+        : MEMORY_STORE,
+    );
     const securityLog = new SecurityLog(orm.em, clock);
     const mailer =
       options.mailer !== undefined

@@ -1,7 +1,12 @@
 // Brute-force and spam limits (rate-limiter-flexible), keyed by client network and by account, for both transports.
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import type { RateLimitConfig, WindowLimit } from '../config';
 import { AuthError } from '../errors';
 import { lookupEmail } from './input-policy';
@@ -78,8 +83,35 @@ export interface LimitCounters {
   readonly resetRequestPerAccount: number;
 }
 
-function windowLimiter(keyPrefix: string, limit: WindowLimit): RateLimiterMemory {
-  return new RateLimiterMemory({ keyPrefix, points: limit.points, duration: limit.durationSeconds });
+/**
+ * Where the counters live. In memory they are per process, which is right for one instance on SQLite. With
+ * several instances on PostgreSQL they must be shared, or each instance would grant the whole budget again:
+ * they then live in the `rate_limits` table (created by a migration), through the ORM's own knex pool.
+ */
+export type LimiterStore =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'postgres'; readonly knex: unknown; readonly tableName: string };
+
+/** The in-memory store. */
+export const MEMORY_STORE: LimiterStore = { kind: 'memory' };
+
+/** One limiter: `points` per `duration` seconds, in the given store, its keys prefixed so limiters share a table. */
+function limiter(
+  store: LimiterStore,
+  options: { keyPrefix: string; points: number; duration: number },
+  sweeper = false,
+): RateLimiterAbstract {
+  if (store.kind === 'memory') return new RateLimiterMemory(options);
+  return new RateLimiterPostgres({
+    ...options,
+    storeClient: store.knex,
+    storeType: 'knex',
+    tableName: store.tableName,
+    // The table comes from a migration; the library must not create it behind the migrations' back.
+    tableCreated: true,
+    // All limiters share the table: one of them deleting expired rows (hourly) is enough.
+    clearExpiredByTimeout: sweeper,
+  });
 }
 
 /**
@@ -93,25 +125,30 @@ function windowLimiter(keyPrefix: string, limit: WindowLimit): RateLimiterMemory
  * correct password or a completed reset ends it at once.
  */
 export class RateLimits {
-  private readonly loginPerIp: RateLimiterMemory;
-  private readonly loginFailures: RateLimiterMemory;
-  private readonly loginBackoff: RateLimiterMemory;
-  private readonly registerPerIp: RateLimiterMemory;
-  private readonly resetRequestPerIp: RateLimiterMemory;
-  private readonly resetRequestPerAccount: RateLimiterMemory;
+  private readonly loginPerIp: RateLimiterAbstract;
+  private readonly loginFailures: RateLimiterAbstract;
+  private readonly loginBackoff: RateLimiterAbstract;
+  private readonly registerPerIp: RateLimiterAbstract;
+  private readonly resetRequestPerIp: RateLimiterAbstract;
+  private readonly resetRequestPerAccount: RateLimiterAbstract;
 
-  constructor(private readonly config: RateLimitConfig) {
-    this.loginPerIp = windowLimiter('login-ip', config.loginPerIp);
-    this.loginFailures = new RateLimiterMemory({
+  constructor(
+    private readonly config: RateLimitConfig,
+    store: LimiterStore = MEMORY_STORE,
+  ) {
+    const window = (keyPrefix: string, limit: WindowLimit, sweeper = false): RateLimiterAbstract =>
+      limiter(store, { keyPrefix, points: limit.points, duration: limit.durationSeconds }, sweeper);
+    this.loginPerIp = window('login-ip', config.loginPerIp, true);
+    this.loginFailures = limiter(store, {
       keyPrefix: 'login-failures',
       points: config.loginFailuresBeforeBackoff,
       duration: LOGIN_FAILURE_MEMORY_SECONDS,
     });
     // Only ever block()ed and read: a key is present exactly while its back-off lasts.
-    this.loginBackoff = new RateLimiterMemory({ keyPrefix: 'login-backoff', points: 1, duration: 1 });
-    this.registerPerIp = windowLimiter('register-ip', config.registerPerIp);
-    this.resetRequestPerIp = windowLimiter('reset-ip', config.resetRequestPerIp);
-    this.resetRequestPerAccount = windowLimiter('reset-account', config.resetRequestPerAccount);
+    this.loginBackoff = limiter(store, { keyPrefix: 'login-backoff', points: 1, duration: 1 });
+    this.registerPerIp = window('register-ip', config.registerPerIp);
+    this.resetRequestPerIp = window('reset-ip', config.resetRequestPerIp);
+    this.resetRequestPerAccount = window('reset-account', config.resetRequestPerAccount);
   }
 
   /** Whether limits apply at all (false with RATE_LIMIT=off). */

@@ -1,6 +1,7 @@
 // The ordered lists of committed migrations, one per dialect; add each new migration to its list.
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261127120000 } from './postgresql/Migration20261127120000';
+import { Migration20261127130000 } from './postgresql/Migration20261127130000';
 import { Migration20261127063929 } from './sqlite/Migration20261127063929';
 import { Migration20261127094330 } from './sqlite/Migration20261127094330';
 
@@ -10,9 +11,10 @@ const SQLITE_MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127094330', class: Migration20261127094330 },
 ];
 
-/** PostgreSQL's migrations, oldest first. PostgreSQL support started at today's schema, so it has one so far. */
+/** PostgreSQL's migrations, oldest first. PostgreSQL support started at today's schema. */
 const POSTGRESQL_MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127120000', class: Migration20261127120000 },
+  { name: 'Migration20261127130000', class: Migration20261127130000 },
 ];
 
 /** The migrations of a dialect, oldest first. */
