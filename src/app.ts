@@ -1,5 +1,6 @@
 // The composition root: the one place that creates and wires the database, services, GraphQL and HTTP.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { Orm } from './database';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AuthGate } from './auth/auth-gate';
@@ -7,7 +8,7 @@ import { AuthService } from './auth/auth.service';
 import { systemClock, type Clock } from './auth/clock';
 import { Cleanup } from './auth/cleanup';
 import { PasswordHasher } from './auth/password';
-import { MEMORY_STORE, RateLimits } from './auth/rate-limits';
+import { MEMORY_STORE, RateLimits, type LimiterStore } from './auth/rate-limits';
 import { SecurityLog } from './auth/security-log';
 import { SessionStore } from './auth/session-store';
 import type { Config } from './config';
@@ -21,7 +22,13 @@ import { registerHealth } from './http/health';
 import { registerRestShim } from './http/rest-shim';
 import { registerSecurity } from './http/security';
 import { HttpSessions } from './http/session-hook';
-import { OneLinePerRequest, REDACTED_PATHS, serializeReply, serializeRequest } from './http/logging';
+import {
+  OneLinePerRequest,
+  REDACTED_PATHS,
+  errorForLog,
+  serializeReply,
+  serializeRequest,
+} from './http/logging';
 import { SmtpMailer, type Mailer } from './mail/mailer';
 
 /** Things the composition root lets a caller replace: the clock (tests move time) and the log destination. */
@@ -68,6 +75,26 @@ async function closeGracefully(server: FastifyInstance): Promise<void> {
   } finally {
     clearInterval(sweeper);
   }
+}
+
+/**
+ * Where the rate-limit counters live: Redis when REDIS_URL is set, else PostgreSQL's table when the database is
+ * PostgreSQL (instances must count together), else this process's memory (SQLite means one instance).
+ */
+function limiterStore(config: Config, orm: Orm, server: FastifyInstance): LimiterStore {
+  if (config.redisUrl !== null) {
+    // Fail fast rather than queue commands forever while Redis is down: a refused count is an error answer.
+    const client = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    client.on('error', (error: Error) => server.log.error({ error: errorForLog(error) }, 'redis error'));
+    server.addHook('onClose', async () => {
+      await client.quit().catch(() => client.disconnect());
+    });
+    return { kind: 'redis', client, keyPrefix: config.redisKeyPrefix };
+  }
+  if (config.database.dialect === 'postgresql') {
+    return { kind: 'postgres', knex: orm.em.getConnection().getKnex(), tableName: 'rate_limits' };
+  }
+  return MEMORY_STORE;
 }
 
 /** Opens (and migrates) the database and builds the server. Nothing listens until `app.server.listen()`. */
@@ -145,12 +172,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const clock = options.clock ?? systemClock;
     // Several instances share one PostgreSQL database, so they must share their counters too; SQLite means one
     // instance, whose memory is the cheapest store.
-    const limits = new RateLimits(
-      config.rateLimit,
-      config.database.dialect === 'postgresql'
-        ? { kind: 'postgres', knex: orm.em.getConnection().getKnex(), tableName: 'rate_limits' }
-        : MEMORY_STORE,
-    );
+    const limits = new RateLimits(config.rateLimit, limiterStore(config, orm, server));
     const securityLog = new SecurityLog(orm.em, clock);
     const mailer =
       options.mailer !== undefined

@@ -95,6 +95,10 @@ export interface Config {
   /** At most this many more wait for a slot; beyond that, requests are refused at once with SERVICE_BUSY. */
   readonly bcryptMaxQueue: number;
   readonly rateLimit: RateLimitConfig;
+  /** Redis for the shared rate-limit counters (redis://host:6379), or null: PostgreSQL's table, or memory. */
+  readonly redisUrl: string | null;
+  /** Prefix of every key this deployment writes to Redis. */
+  readonly redisKeyPrefix: string;
   readonly graphql: GraphQLConfig;
   readonly resetTokenDelivery: ResetTokenDelivery;
   readonly mail: MailConfig;
@@ -254,6 +258,19 @@ const envSchema = z.object({
   BCRYPT_MAX_CONCURRENCY: integer(1, 256).optional(),
   BCRYPT_MAX_QUEUE: integer(0, 10_000).optional(),
   RATE_LIMIT: z.enum(['on', 'off']).default('on'),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine(
+      (url) => /^rediss?:\/\//i.test(url) && URL.canParse(url) && new URL(url).hostname !== '',
+      'must be a redis:// or rediss:// URL with a host',
+    )
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[\w.:-]{1,64}$/, 'must be 1 to 64 of A-Z a-z 0-9 _ . : -')
+    .default('auth'),
   RATE_LIMIT_LOGIN_FAILURES: integer(1, 1000).default(5),
   RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: integer(1, SECONDS_PER_HOUR).default(1),
   RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: integer(1, SECONDS_PER_DAY).default(5 * 60),
@@ -394,6 +411,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       resetRequestPerIp: e.RATE_LIMIT_RESET_PER_IP,
       resetRequestPerAccount: e.RATE_LIMIT_RESET_PER_ACCOUNT,
     }),
+    redisUrl: e.REDIS_URL ?? null,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     graphql: Object.freeze({
       // Both expose the schema to anyone who asks; production serves known clients, which need neither.
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,

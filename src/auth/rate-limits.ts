@@ -4,6 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import {
   RateLimiterMemory,
   RateLimiterPostgres,
+  RateLimiterRedis,
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
@@ -86,11 +87,13 @@ export interface LimitCounters {
 /**
  * Where the counters live. In memory they are per process, which is right for one instance on SQLite. With
  * several instances on PostgreSQL they must be shared, or each instance would grant the whole budget again:
- * they then live in the `rate_limits` table (created by a migration), through the ORM's own knex pool.
+ * they then live in the `rate_limits` table (created by a migration), through the ORM's own knex pool, or in
+ * Redis when REDIS_URL names one (faster, and it expires keys itself).
  */
 export type LimiterStore =
   | { readonly kind: 'memory' }
-  | { readonly kind: 'postgres'; readonly knex: unknown; readonly tableName: string };
+  | { readonly kind: 'postgres'; readonly knex: unknown; readonly tableName: string }
+  | { readonly kind: 'redis'; readonly client: unknown; readonly keyPrefix: string };
 
 /** The in-memory store. */
 export const MEMORY_STORE: LimiterStore = { kind: 'memory' };
@@ -102,6 +105,14 @@ function limiter(
   sweeper = false,
 ): RateLimiterAbstract {
   if (store.kind === 'memory') return new RateLimiterMemory(options);
+  if (store.kind === 'redis') {
+    // Several deployments may share one Redis: every key carries the deployment's prefix.
+    return new RateLimiterRedis({
+      ...options,
+      keyPrefix: `${store.keyPrefix}:${options.keyPrefix}`,
+      storeClient: store.client,
+    });
+  }
   return new RateLimiterPostgres({
     ...options,
     storeClient: store.knex,

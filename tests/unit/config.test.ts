@@ -31,6 +31,8 @@ const DEFAULTS: Config = {
     resetRequestPerIp: { points: 3, durationSeconds: 60 },
     resetRequestPerAccount: { points: 3, durationSeconds: 3600 },
   },
+  redisUrl: null,
+  redisKeyPrefix: 'auth',
   graphql: {
     introspection: true,
     landingPage: true,
@@ -121,6 +123,8 @@ describe('loadConfig', () => {
       RATE_LIMIT_REGISTER_PER_IP: '10/2m',
       RATE_LIMIT_RESET_PER_IP: '4/1h',
       RATE_LIMIT_RESET_PER_ACCOUNT: '2/3h',
+      REDIS_URL: 'redis://cache.example.com:6379',
+      REDIS_KEY_PREFIX: 'auth-eu',
       GRAPHQL_INTROSPECTION: 'true',
       GRAPHQL_LANDING_PAGE: 'yes',
       GRAPHQL_MAX_DEPTH: '8',
@@ -164,6 +168,8 @@ describe('loadConfig', () => {
         resetRequestPerIp: { points: 4, durationSeconds: 3600 },
         resetRequestPerAccount: { points: 2, durationSeconds: 10800 },
       },
+      redisUrl: 'redis://cache.example.com:6379',
+      redisKeyPrefix: 'auth-eu',
       graphql: {
         introspection: true,
         landingPage: true,
@@ -274,6 +280,9 @@ describe('loadConfig', () => {
       { RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: '60', RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: '30' },
     ],
     ['GRAPHQL_MAX_TOKENS', { GRAPHQL_MAX_TOKENS: '5' }],
+    ['REDIS_URL', { REDIS_URL: 'http://cache.example.com' }],
+    ['REDIS_URL', { REDIS_URL: 'redis://' }],
+    ['REDIS_KEY_PREFIX', { REDIS_KEY_PREFIX: 'has space' }],
     ['GRAPHQL_INTROSPECTION', { GRAPHQL_INTROSPECTION: 'sometimes' }],
     ['SESSION_TOUCH_INTERVAL_SECONDS', { SESSION_TOUCH_INTERVAL_SECONDS: '604800' }],
     [

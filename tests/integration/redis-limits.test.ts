@@ -1,0 +1,58 @@
+// With REDIS_URL, the rate limits live in Redis: two instances (even on separate databases) share every budget.
+import { randomBytes } from 'node:crypto';
+import { createTestApp, type TestApp } from '../helpers/test-app';
+import { sendForm } from '../helpers/http';
+import { PASSWORD } from '../helpers/factories';
+
+/** The local Redis of shared/services.md (CI starts it); REDIS_TEST_URL points elsewhere. */
+const REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+
+let first: TestApp;
+let second: TestApp;
+
+beforeEach(async () => {
+  // A key prefix of its own, so runs sharing one Redis (and earlier runs' keys) never meet.
+  const env = {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: `auth-test-${randomBytes(6).toString('hex')}`,
+    RATE_LIMIT: 'on',
+  };
+  first = await createTestApp(env);
+  second = await createTestApp(env);
+});
+afterEach(async () => {
+  await first.close();
+  await second.close();
+});
+
+/** POST /users on an instance; the status. */
+async function register(app: TestApp, email: string): Promise<number> {
+  return (await sendForm(app, 'POST', '/users', { email, password: PASSWORD })).statusCode;
+}
+
+it('counts registrations on both instances against one budget of 5', async () => {
+  const statuses = [];
+  for (let i = 0; i < 6; i += 1)
+    statuses.push(await register(i % 2 === 0 ? first : second, `redis-${i}@example.com`));
+  expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+});
+
+it('starts the per-account back-off after 5 failures spread over both instances', async () => {
+  const email = 'redis-victim@example.com';
+  // Each instance has its own database here, so the account exists on both; only the limits are shared.
+  expect(await register(first, email)).toBe(200);
+  expect(await register(second, email)).toBe(200);
+  for (let i = 0; i < 5; i += 1) {
+    const app = i % 2 === 0 ? first : second;
+    expect(
+      (await sendForm(app, 'POST', '/sessions', { email, password: 'wrong password 1' })).statusCode,
+    ).toBe(401);
+  }
+  for (const app of [first, second]) {
+    const refused = await sendForm(app, 'POST', '/sessions', { email, password: PASSWORD });
+    expect([refused.statusCode, refused.headers['retry-after']]).toEqual([429, '1']);
+  }
+  expect(await first.limits.counters('127.0.0.1', email)).toEqual(
+    await second.limits.counters('127.0.0.1', email),
+  );
+});
