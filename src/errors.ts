@@ -1,4 +1,5 @@
 // The one catalogue of error codes: each stable UPPER_SNAKE code with its HTTP status and default message.
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database-errors';
 
 /**
  * Every error a client can see. GraphQL puts the code in `extensions.code`; the REST shim answers
@@ -29,10 +30,16 @@ export const ERROR_CATALOGUE = {
   INTERNAL_SERVER_ERROR: { status: 500, message: 'internal server error' },
   // Load shedding, not a fault: the client did nothing wrong and may retry after Retry-After, so it is told so.
   SERVICE_BUSY: { status: 503, message: 'service busy, try again shortly' },
+  // The database cannot be reached (see src/database-errors.ts): an outage, not a bug and not the client's fault.
+  // The client is told so and when to retry; the operator gets the error in the log.
+  SERVICE_UNAVAILABLE: { status: 503, message: 'database unavailable, try again shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The 5xx codes whose message is shown anyway: "retry later" is all they say, and all the client needs. */
+const EXPOSED_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set(['SERVICE_BUSY', 'SERVICE_UNAVAILABLE']);
 
 /**
  * An expected failure of an auth operation. `message` is safe to show to a client
@@ -40,7 +47,7 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
  */
 export class AuthError extends Error {
   readonly code: ErrorCode;
-  /** For RATE_LIMITED and SERVICE_BUSY: whole seconds before a retry can succeed (Retry-After). */
+  /** For RATE_LIMITED, SERVICE_BUSY and SERVICE_UNAVAILABLE: whole seconds before a retry can succeed (Retry-After). */
   readonly retryAfterSeconds: number | undefined;
 
   /**
@@ -74,13 +81,19 @@ export class AuthError extends Error {
     return ERROR_CATALOGUE[this.code].status;
   }
 
-  /** Whether the message may be shown to the client (4xx, SERVICE_BUSY) or must be replaced by the generic one. */
+  /**
+   * Whether the message may be shown to the client (4xx, SERVICE_BUSY, SERVICE_UNAVAILABLE) or must be replaced by
+   * the generic one.
+   */
   get exposed(): boolean {
-    return this.status < 500 || this.code === 'SERVICE_BUSY';
+    return this.status < 500 || EXPOSED_SERVER_ERRORS.has(this.code);
   }
 }
 
-/** The status and body a client gets for any thrown value: catalogue errors keep their message, the rest are hidden. */
+/**
+ * The status and body a client gets for any thrown value: catalogue errors keep their message, an unreachable
+ * database is SERVICE_UNAVAILABLE with a retry delay (both transports answer it through here), the rest are hidden.
+ */
 export function publicError(error: unknown): {
   code: ErrorCode;
   status: number;
@@ -90,6 +103,10 @@ export function publicError(error: unknown): {
   if (error instanceof AuthError && error.exposed) {
     const { code, status, message, retryAfterSeconds } = error;
     return { code, status, message, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
+  }
+  if (isDatabaseUnavailable(error)) {
+    const { status, message } = ERROR_CATALOGUE.SERVICE_UNAVAILABLE;
+    return { code: 'SERVICE_UNAVAILABLE', status, message, retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS };
   }
   const { status, message } = ERROR_CATALOGUE.INTERNAL_SERVER_ERROR;
   return { code: 'INTERNAL_SERVER_ERROR', status, message };

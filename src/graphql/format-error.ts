@@ -19,7 +19,9 @@ const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
  * - `expected`: a catalogue AuthError the client may see (wrong password, taken email, ...);
  * - `client`: GraphQL refused the request itself (parse, validation, variables, unknown operation, an
  *   operation type we do not serve); nothing of ours ran, so there is nothing to log;
- * - `internal`: anything else, a bug or a fault: hidden from the client, logged for the operator.
+ * - `internal`: anything else, a bug or a fault: hidden from the client, logged for the operator. An unreachable
+ *   database is a fault too (logged, so the operator sees the outage), though formatError tells the client
+ *   SERVICE_UNAVAILABLE rather than INTERNAL_SERVER_ERROR, since retrying later will work.
  */
 export type ErrorKind = 'expected' | 'client' | 'internal';
 
@@ -47,9 +49,9 @@ function withoutEchoedValues(message: string): string {
 
 /**
  * Apollo's `formatError`. Expected failures keep their catalogue code; client errors keep Apollo's code (or
- * BAD_REQUEST when graphql-js gave none) with any echoed value cut out; RATE_LIMITED and SERVICE_BUSY add
- * `retryAfterSeconds`, the REST shim's Retry-After; anything else becomes
- * INTERNAL_SERVER_ERROR with no message details and no stack.
+ * BAD_REQUEST when graphql-js gave none) with any echoed value cut out; an unreachable database becomes
+ * SERVICE_UNAVAILABLE; RATE_LIMITED, SERVICE_BUSY and SERVICE_UNAVAILABLE add `retryAfterSeconds`, the REST
+ * shim's Retry-After; anything else becomes INTERNAL_SERVER_ERROR with no message details and no stack.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const where = {
@@ -62,7 +64,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const clientCode = typeof code === 'string' && CLIENT_ERROR_CODES.has(code) ? code : 'BAD_REQUEST';
     return { message: withoutEchoedValues(formatted.message), ...where, extensions: { code: clientCode } };
   }
-  const answer = publicError(kind === 'expected' ? unwrapResolverError(error) : undefined);
+  // publicError hides whatever it does not recognise, so internal errors go through it too: it is what tells an
+  // unreachable database (SERVICE_UNAVAILABLE) from a bug (INTERNAL_SERVER_ERROR), for REST and GraphQL alike.
+  const answer = publicError(unwrapResolverError(error));
   const retry = answer.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: answer.retryAfterSeconds };
   return { message: answer.message, ...where, extensions: { code: answer.code, ...retry } };
 }

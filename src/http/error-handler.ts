@@ -24,8 +24,10 @@ function fromFastifyError(error: FastifyError): AuthError | null {
 /**
  * Answers any error as JSON `{"message": ...}`. A 5xx never shows its message or stack (they can name tables,
  * queries or values); it is logged, scrubbed, under the request id, and the answer carries that id so an
- * operator can find the line. RATE_LIMITED and SERVICE_BUSY carry Retry-After; SERVICE_BUSY is load shedding,
- * not a fault, so it is neither logged as an error nor given a request id.
+ * operator can find the line. RATE_LIMITED, SERVICE_BUSY and SERVICE_UNAVAILABLE carry Retry-After.
+ * SERVICE_BUSY is load shedding, not a fault, so it is neither logged as an error nor given a request id.
+ * SERVICE_UNAVAILABLE (the database is unreachable) is a fault, so it is logged like a 500, but its answer is
+ * the catalogue's message alone: an outage fails every request alike, and there is no one line to look up.
  */
 function answerError(
   error: FastifyError | AuthError,
@@ -37,7 +39,8 @@ function answerError(
   if (answer.retryAfterSeconds !== undefined) void reply.header('retry-after', answer.retryAfterSeconds);
   if (answer.status >= 500 && answer.code !== 'SERVICE_BUSY') {
     request.log.error({ error: errorForLog(error) }, 'request failed');
-    return reply.status(answer.status).send({ message: answer.message, requestId: request.id });
+    const requestId = answer.code === 'SERVICE_UNAVAILABLE' ? {} : { requestId: request.id };
+    return reply.status(answer.status).send({ message: answer.message, ...requestId });
   }
   return reply.status(answer.status).send({ message: answer.message });
 }
