@@ -58,7 +58,15 @@ export function ormOptions(config: Config): Options {
     debug: false,
   } satisfies Options;
   if (database.dialect === 'postgresql') {
-    return { ...common, driver: PostgreSqlDriver, clientUrl: database.url };
+    return {
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: database.url,
+      // Bounded waits, so an unreachable server answers 503 SERVICE_UNAVAILABLE in seconds: knex would wait 60 s
+      // for a pooled connection, and pg has no connect timeout at all.
+      pool: { acquireTimeoutMillis: 5_000 },
+      driverOptions: { connection: { connectionTimeoutMillis: 3_000 } },
+    };
   }
   const { sqlitePath } = database;
   const pragmas = sqlitePath === ':memory:' ? SQLITE_MEMORY_PRAGMAS : SQLITE_FILE_PRAGMAS;
