@@ -16,7 +16,7 @@ import {
   testDatabaseUrl,
   withDatabase,
 } from '../helpers/postgres';
-import { formPost, killHard, startServer, type ServerProcess } from '../helpers/server-process';
+import { formPost, killHard, probeStatus, startServer, type ServerProcess } from '../helpers/server-process';
 
 /** The PostgreSQL server used when TEST_DATABASE_URL is not set: this test runs in the SQLite run too. */
 const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -31,13 +31,6 @@ const KILL_AFTER_MS = 1500;
 /** Concurrent clients during the SIGTERM test, and how long they run before it. */
 const LOAD_CLIENTS = 20;
 const LOAD_MS = 500;
-/**
- * The pause between the last request started and SIGTERM: enough for the bytes of every started request to reach
- * the server. A request whose bytes arrive after the signal is not in flight; Fastify answers it 503 with
- * `Connection: close`. Requests still take far longer than this under the load, so most are running at SIGTERM.
- */
-const SETTLE_MS = 25;
-
 /** What one HTTP exchange came to: a status and parsed JSON body, or the reason it failed. */
 type Outcome = { readonly status: number; readonly body: unknown } | { readonly error: string };
 
@@ -384,7 +377,13 @@ describe.each([
     const clients = Array.from({ length: LOAD_CLIENTS }, client);
     await sleep(LOAD_MS);
     launching = false;
-    await sleep(SETTLE_MS);
+    // A request started just before SIGTERM whose bytes reach the server after it is not in flight: Fastify
+    // answers it 503 with `Connection: close`. So the clients stop starting requests, fetch gets a moment to
+    // write the last ones, and a probe sent after all of them must be answered before the signal: the server reads
+    // every ready socket in one turn of its event loop, so once it has answered the probe it has read and routed
+    // every earlier request too. Requests take far longer than this under the load, so most are still running.
+    await sleep(5);
+    expect(await probeStatus(server.port, '/healthz')).toBe(200);
     const inFlight = requests.filter((tracked) => tracked.outcome === undefined).length;
     const sigtermAt = performance.now();
     server.child.kill('SIGTERM');
@@ -396,11 +395,11 @@ describe.each([
     const end = await server.ended;
     const exitedAfterMs = performance.now() - sigtermAt;
 
+    // Every request started before SIGTERM got its normal answer: none was refused, reset or answered 503.
+    expect(requests.map(({ outcome }) => outcome)).toEqual(requests.map(({ subject }) => subject));
     // SIGTERM came under load: requests of the mix were running, and the half-sent one was still arriving.
     expect(inFlight).toBeGreaterThan(0);
     expect(slowPendingWhenRefused).toBe(true);
-    // Every request started before SIGTERM got its normal answer: none was refused, reset or answered 503.
-    expect(requests.map(({ outcome }) => outcome)).toEqual(requests.map(({ subject }) => subject));
     expect(await slow.answer).toEqual({ status: 200, body: { email: slowEmail, message: 'user created' } });
     // New connections were refused soon after the signal, while a request was still being served.
     expect(refusedAfterMs).not.toBeNull();
