@@ -155,7 +155,7 @@ export class RateLimits {
       points: config.loginFailuresBeforeBackoff,
       duration: LOGIN_FAILURE_MEMORY_SECONDS,
     });
-    // Only ever block()ed and read: a key is present exactly while its back-off lasts.
+    // The back-off gate: one point per window, the window's length given at each consume (customDuration).
     this.loginBackoff = limiter(store, { keyPrefix: 'login-backoff', points: 1, duration: 1 });
     this.registerPerIp = window('register-ip', config.registerPerIp);
     this.resetRequestPerIp = window('reset-ip', config.resetRequestPerIp);
@@ -170,29 +170,52 @@ export class RateLimits {
   /**
    * Admits one login attempt, or throws RATE_LIMITED with the wait. The attempt counts as a failure from now:
    * concurrent guesses cannot all slip in before the first of them is known to be wrong.
+   *
+   * The decision rests only on atomic store operations, so it holds across instances sharing PostgreSQL or
+   * Redis: the failure count is one atomic increment, and once it reaches the threshold every attempt must also
+   * win the back-off gate, a one-point limiter whose window is the back-off. Of attempts racing on several
+   * instances exactly one wins each window; a read-then-write ("is there a back-off? no: count me") would let
+   * every attempt that read before the first write through.
    */
   async startLogin(ip: string, rawEmail: string): Promise<LoginAttempt> {
     if (!this.enabled) return UNCOUNTED_ATTEMPT;
     await consume(this.loginPerIp, clientNetworkKey(ip));
     const account = accountKey(rawEmail);
     if (account === null) return UNCOUNTED_ATTEMPT;
-    const backoff = await this.loginBackoff.get(account);
-    if (backoff !== null && backoff.msBeforeNext > 0) {
-      throw AuthError.retryLater('RATE_LIMITED', backoff.msBeforeNext);
-    }
-    // penalty() counts without ever refusing: refusing is the back-off's job, not the counter's.
+    // A cheap early refusal while a back-off is known to run; the gate below is what actually decides.
+    await this.refuseDuringBackoff(account);
+    // penalty() counts without ever refusing: refusing is the gate's job, not the counter's.
     const { consumedPoints } = await this.loginFailures.penalty(account);
-    const startedBackoff = consumedPoints >= this.config.loginFailuresBeforeBackoff;
-    if (startedBackoff) await this.loginBackoff.block(account, this.backoffSeconds(consumedPoints));
+    const gated = consumedPoints >= this.config.loginFailuresBeforeBackoff;
+    if (gated) {
+      try {
+        // The winner's own failure sets the next window: 1 s after the fifth, doubling from there.
+        await this.loginBackoff.consume(account, 1, { customDuration: this.backoffSeconds(consumedPoints) });
+      } catch (refusal) {
+        // Refused attempts are not failures: they never reached the password.
+        await this.loginFailures.reward(account);
+        if (refusal instanceof RateLimiterRes)
+          throw AuthError.retryLater('RATE_LIMITED', refusal.msBeforeNext);
+        throw refusal;
+      }
+    }
     return {
       succeeded: () => this.clearLoginFailures(rawEmail),
       abandoned: async () => {
         await this.loginFailures.reward(account);
-        // The account was not in back-off when this attempt started (it would have been refused), so a back-off
-        // now is this attempt's doing, unless a concurrent attempt also failed: then its next failure restores it.
-        if (startedBackoff) await this.loginBackoff.delete(account);
+        // This attempt took the gate, so the window is its doing; without an answer on the password it must not
+        // make the owner wait.
+        if (gated) await this.loginBackoff.delete(account);
       },
     };
+  }
+
+  /** Throws RATE_LIMITED while the account's back-off window is open. */
+  private async refuseDuringBackoff(account: string): Promise<void> {
+    const backoff = await this.loginBackoff.get(account);
+    if (backoff !== null && backoff.msBeforeNext > 0 && backoff.consumedPoints >= 1) {
+      throw AuthError.retryLater('RATE_LIMITED', backoff.msBeforeNext);
+    }
   }
 
   /** Ends an account's run of failed logins and its back-off (a correct password, a completed reset). */

@@ -56,3 +56,18 @@ it('starts the per-account back-off after 5 failures spread over both instances'
     await second.limits.counters('127.0.0.1', email),
   );
 });
+
+it('admits exactly one of a burst of wrong logins racing over both instances once the back-off threshold is hit', async () => {
+  const email = 'redis-burst@example.com';
+  expect(await register(first, email)).toBe(200);
+  expect(await register(second, email)).toBe(200);
+  const wrongLogin = async (app: TestApp): Promise<number> =>
+    (await sendForm(app, 'POST', '/sessions', { email, password: 'wrong password 1' })).statusCode;
+  for (let i = 0; i < 4; i += 1) expect(await wrongLogin(first)).toBe(401);
+  // The fifth failure opens the back-off; ten attempts race for it, half on each instance.
+  const burst = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => wrongLogin(i % 2 === 0 ? first : second)),
+  );
+  expect(burst.sort()).toEqual([401, 429, 429, 429, 429, 429, 429, 429, 429, 429]);
+  expect((await first.limits.counters('127.0.0.1', email)).loginFailures).toBe(5);
+});

@@ -72,3 +72,17 @@ it('lets a success on one instance clear failures counted on the other', async (
   expect((await login(second, email, PASSWORD))[0]).toBe(200);
   expect((await first.limits.counters('127.0.0.1', email)).loginFailures).toBe(0);
 });
+
+it('admits exactly one of a burst of wrong logins racing over both instances once the back-off threshold is hit', async () => {
+  const email = 'burst@example.com';
+  expect(await register(first, email)).toBe(200);
+  for (let i = 0; i < 4; i += 1) expect((await login(first, email, 'wrong password 1'))[0]).toBe(401);
+  // The fifth failure opens the back-off; ten attempts race for it, half on each instance.
+  const burst = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => login(i % 2 === 0 ? first : second, email, 'wrong password 1')),
+  );
+  const statuses = burst.map(([status]) => status).sort();
+  expect(statuses).toEqual([401, 429, 429, 429, 429, 429, 429, 429, 429, 429]);
+  // Refused attempts never reached the password: only the admitted one counts as a failure.
+  expect((await second.limits.counters('127.0.0.1', email)).loginFailures).toBe(5);
+});
