@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Orm } from './database';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuthGate } from './auth/auth-gate';
 import { AuthService } from './auth/auth.service';
 import { systemClock, type Clock } from './auth/clock';
@@ -18,6 +18,7 @@ import { buildAuthSchema } from './graphql/schema';
 import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, answerFrameworkError, registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
+import { registerDraining } from './http/draining';
 import { registerHealth } from './http/health';
 import { registerRestShim } from './http/rest-shim';
 import { registerSecurity } from './http/security';
@@ -99,16 +100,22 @@ function limiterStore(config: Config, orm: Orm, server: FastifyInstance): Limite
 
 /** Opens (and migrates) the database and builds the server. Nothing listens until `app.server.listen()`. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const { orm, appliedMigrations } = await openDatabase(config);
+  // The server's logger exists only once Fastify does; until then (opening, migrating) a driver warning that has
+  // nowhere to go is dropped, since a failed start is reported by the error it throws.
+  let serverLog: FastifyBaseLogger | undefined;
+  const { orm, appliedMigrations } = await openDatabase(config, (message) =>
+    serverLog?.warn({ driver: message }, 'database driver warning'),
+  );
   try {
     const passwords = new PasswordHasher(config.bcryptRounds, {
       maxConcurrency: config.bcryptMaxConcurrency,
       maxQueue: config.bcryptMaxQueue,
     });
     await passwords.warmUp();
+    const sessionStore = new SessionStore(orm.em.getConnection());
     const auth = new AuthService({
       em: orm.em,
-      sessionStore: new SessionStore(orm.em.getConnection()),
+      sessionStore,
       passwords,
       clock: options.clock ?? systemClock,
       lifetimes: {
@@ -144,7 +151,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       genReqId: () => randomUUID(),
       frameworkErrors: answerFrameworkError,
       clientErrorHandler: answerClientError,
+      // A request read after closing has started (one a client pipelined behind a running one) is still served
+      // in full, with `Connection: close`: Fastify's default answers it a bare 503 in its own format, without our
+      // headers or a Retry-After, for work that this instance can still do within its grace period.
+      return503OnClosing: false,
     });
+    serverLog = server.log;
     if (appliedMigrations.length > 0) {
       server.log.info({ migrations: appliedMigrations }, 'applied migrations');
     }
@@ -161,12 +173,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       );
     }
     server.addHook('onClose', async () => {
+      // The session reader may hold a connection of its own (SQLite files); it closes with the ORM's.
+      await sessionStore.close();
       await orm.close();
     });
 
     // Only forms (as curl -d sends them) and JSON: any other body type is refused with 415.
     registerBodyParsers(server);
     registerErrorHandlers(server);
+    registerDraining(server);
     await registerSecurity(server, { corsOrigins: config.corsOrigins });
 
     const clock = options.clock ?? systemClock;

@@ -35,8 +35,22 @@ const SQLITE_FILE_PRAGMAS =
   'pragma foreign_keys = on; pragma journal_mode = wal; pragma synchronous = full; pragma busy_timeout = 5000;';
 const SQLITE_MEMORY_PRAGMAS = 'pragma foreign_keys = on;';
 
-/** MikroORM options for this configuration: used by the app and, through mikro-orm.config.ts, by the CLI. */
-export function ormOptions(config: Config): Options {
+/** Where the database driver's own warnings go (knex's "Connection Error: ..."), instead of the console. */
+export type DriverLog = (message: string) => void;
+
+/**
+ * A PostgreSQL query that gets no answer for this long fails (503 SERVICE_UNAVAILABLE) rather than hold its
+ * request until the 30 s handler timeout: a server that accepts connections and then says nothing (a hung proxy,
+ * a frozen host) looks like this. Every statement this service runs is an index probe or a bounded batch, far
+ * below it.
+ */
+const POSTGRES_QUERY_TIMEOUT_MS = 10_000;
+
+/**
+ * MikroORM options for this configuration: used by the app and, through mikro-orm.config.ts, by the CLI.
+ * `driverLog` receives the driver's warnings; without it they go to knex's default, the console.
+ */
+export function ormOptions(config: Config, driverLog?: DriverLog): Options {
   const { database } = config;
   const common = {
     entities: [User, Session, SecurityEvent],
@@ -65,7 +79,13 @@ export function ormOptions(config: Config): Options {
       // Bounded waits, so an unreachable server answers 503 SERVICE_UNAVAILABLE in seconds: knex would wait 60 s
       // for a pooled connection, and pg has no connect timeout at all.
       pool: { acquireTimeoutMillis: 5_000 },
-      driverOptions: { connection: { connectionTimeoutMillis: 3_000 } },
+      driverOptions: {
+        connection: { connectionTimeoutMillis: 3_000, query_timeout: POSTGRES_QUERY_TIMEOUT_MS },
+        // knex prints connection failures with console.log, outside the JSON logs an operator collects.
+        ...(driverLog === undefined
+          ? {}
+          : { log: { warn: driverLog, error: driverLog, deprecate: driverLog, debug: () => undefined } }),
+      },
     };
   }
   const { sqlitePath } = database;
@@ -89,8 +109,8 @@ export interface OpenedDatabase {
 }
 
 /** Opens the ORM for a configuration without migrating. */
-export async function initOrm(config: Config): Promise<Orm> {
-  return (await MikroORM.init(ormOptions(config))) as unknown as Orm;
+export async function initOrm(config: Config, driverLog?: DriverLog): Promise<Orm> {
+  return (await MikroORM.init(ormOptions(config, driverLog))) as unknown as Orm;
 }
 
 /**
@@ -111,8 +131,8 @@ async function migrate(orm: Orm, config: Config): Promise<string[]> {
 }
 
 /** Opens the database and applies any pending migration, so a fresh database is ready to serve. */
-export async function openDatabase(config: Config): Promise<OpenedDatabase> {
-  const orm = await initOrm(config);
+export async function openDatabase(config: Config, driverLog?: DriverLog): Promise<OpenedDatabase> {
+  const orm = await initOrm(config, driverLog);
   try {
     return { orm, appliedMigrations: await migrate(orm, config) };
   } catch (error) {

@@ -407,4 +407,40 @@ describe.each([
     expect(end).toEqual({ code: 0, signal: null });
     expect(exitedAfterMs).toBeLessThan(SHUTDOWN_GRACE_MS);
   });
+
+  it('tells a keep-alive client whose request runs at SIGTERM to close, leaves what it pipelined unread, exits', async () => {
+    const server = await start();
+    const email = 'keep-alive@example.com';
+    const body = new URLSearchParams({ email, password: PASSWORD }).toString();
+    const half = Math.floor(body.length / 2);
+    const socket = connect({ host: '127.0.0.1', port: server.port });
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      'POST /users HTTP/1.1\r\nHost: auth\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`,
+    );
+    // The request has started (its headers are read) when the probe on another connection is answered.
+    expect(await probeStatus(server.port, '/healthz')).toBe(200);
+    const sigtermAt = performance.now();
+    server.child.kill('SIGTERM');
+    expect(await msUntilRefused(server.port, sigtermAt, 2000)).not.toBeNull();
+    // The rest of the body and, pipelined behind it, a second request on the same connection.
+    socket.write(`${body.slice(half)}GET /profile HTTP/1.1\r\nHost: auth\r\n\r\n`);
+    await closed;
+    const end = await server.ended;
+
+    // One answer, complete and normal, that tells the client to drop the connection; the server then closed it
+    // without reading the pipelined request, which the client knows is unanswered and may resend elsewhere.
+    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answers[0]).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answers[0]?.endsWith(JSON.stringify({ email, message: 'user created' }))).toBe(true);
+    expect(end).toEqual({ code: 0, signal: null });
+    expect(performance.now() - sigtermAt).toBeLessThan(SHUTDOWN_GRACE_MS);
+  });
 });

@@ -246,8 +246,11 @@ describeOnPostgres(`database outage ${where}`, () => {
   let database: { url: string; drop: () => Promise<void> };
   let proxy: CuttableProxy;
   let app: TestApp;
+  // knex reports broken connections itself; those reports must reach our JSON logs, never the console.
+  let consoleLog: jest.SpyInstance;
 
   beforeEach(async () => {
+    consoleLog = jest.spyOn(console, 'log');
     database = await ownDatabase(SERVER ?? LOCAL_POSTGRES_URL);
     const target = new URL(database.url);
     proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 5432) });
@@ -263,6 +266,9 @@ describeOnPostgres(`database outage ${where}`, () => {
     await app.close();
     await proxy.close();
     await database.drop();
+    const printed = consoleLog.mock.calls.map((call) => call.map(String).join(' '));
+    consoleLog.mockRestore();
+    expect(printed.filter((line) => line.includes('Connection Error'))).toEqual([]);
   });
 
   it.each<{ mode: CutMode; how: string }>([
@@ -306,6 +312,16 @@ describeOnPostgres(`database outage ${where}`, () => {
       expect(await probe(app, '/healthz')).toEqual([200, { status: 'ok' }]);
       const readiness = await timed(app, () => probe(app, '/readyz'));
       expect(readiness.answer).toEqual([503, { status: 'not ready', reason: 'database unreachable' }]);
+
+      // The driver's own reports of the broken connections went to the JSON log, as warnings.
+      const driverWarnings = app.logLines.filter((line) => line.includes('database driver warning'));
+      expect(driverWarnings.length).toBeGreaterThan(0);
+      for (const line of driverWarnings) {
+        expect(JSON.parse(line)).toMatchObject({
+          level: 40,
+          driver: expect.stringContaining('Connection Error'),
+        });
+      }
 
       // Back up: ready again within seconds, the session from before the outage still works, and so does login.
       await proxy.restore();
