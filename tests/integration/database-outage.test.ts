@@ -247,7 +247,7 @@ describeOnPostgres(`database outage ${where}`, () => {
   let proxy: CuttableProxy;
   let app: TestApp;
   // knex reports broken connections itself; those reports must reach our JSON logs, never the console.
-  let consoleLog: jest.SpyInstance;
+  let consoleLog: jest.SpyInstance<void, unknown[]>;
 
   beforeEach(async () => {
     consoleLog = jest.spyOn(console, 'log');
@@ -266,7 +266,7 @@ describeOnPostgres(`database outage ${where}`, () => {
     await app.close();
     await proxy.close();
     await database.drop();
-    const printed = consoleLog.mock.calls.map((call) => call.map(String).join(' '));
+    const printed = consoleLog.mock.calls.map((call: unknown[]) => call.map(String).join(' '));
     consoleLog.mockRestore();
     expect(printed.filter((line) => line.includes('Connection Error'))).toEqual([]);
   });
@@ -319,7 +319,7 @@ describeOnPostgres(`database outage ${where}`, () => {
       for (const line of driverWarnings) {
         expect(JSON.parse(line)).toMatchObject({
           level: 40,
-          driver: expect.stringContaining('Connection Error'),
+          driver: expect.stringContaining('Connection Error') as unknown,
         });
       }
 
