@@ -45,7 +45,8 @@ export interface RateLimitConfig {
 /** GraphQL limits (README, "Security"). */
 export interface GraphQLConfig {
   readonly introspection: boolean;
-  readonly landingPage: boolean;
+  /** Whether GET /graphql from a browser serves the GraphQL playground (GraphiQL). */
+  readonly playground: boolean;
   readonly maxDepth: number;
   readonly maxAliases: number;
   /** How many times one operation may run each of login, register, requestPasswordReset and resetPassword. */
@@ -279,6 +280,8 @@ const envSchema = z.object({
   RATE_LIMIT_RESET_PER_IP: windowLimit.default({ points: 3, durationSeconds: 60 }),
   RATE_LIMIT_RESET_PER_ACCOUNT: windowLimit.default({ points: 3, durationSeconds: SECONDS_PER_HOUR }),
   GRAPHQL_INTROSPECTION: boolean.optional(),
+  PLAYGROUND: boolean.optional(),
+  // Deprecated: the name from when /graphql served Apollo's landing page; PLAYGROUND wins when both are set.
   GRAPHQL_LANDING_PAGE: boolean.optional(),
   GRAPHQL_MAX_DEPTH: integer(1, 100).default(6),
   GRAPHQL_MAX_ALIASES: integer(0, 1000).default(15),
@@ -416,7 +419,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphql: Object.freeze({
       // Both expose the schema to anyone who asks; production serves known clients, which need neither.
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,
-      landingPage: e.GRAPHQL_LANDING_PAGE ?? !production,
+      playground: e.PLAYGROUND ?? e.GRAPHQL_LANDING_PAGE ?? !production,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxAuthMutations: e.GRAPHQL_MAX_AUTH_MUTATIONS,

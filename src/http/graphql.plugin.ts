@@ -1,7 +1,6 @@
 // Mounts Apollo Server on the Fastify instance at /graphql, with each request's context built from its session.
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +12,7 @@ import type { GraphQLContext } from '../graphql/context';
 import { classifyError, formatError } from '../graphql/format-error';
 import { callerOf } from './caller';
 import { errorForLog } from './logging';
-import { LANDING_PAGE_CSP, cspHeader } from './security';
+import { registerPlayground } from './playground';
 import type { HttpSessions } from './session-hook';
 
 /** Settings of the GraphQL endpoint. */
@@ -55,13 +54,18 @@ const logInternalErrors: ApolloServerPlugin<GraphQLContext> = {
 };
 
 /**
- * Starts Apollo Server and registers GET/POST /graphql. Apollo's CSRF prevention stays on: a browser can only
- * reach us cross-site with a JSON content type or an Apollo header, both of which force a CORS preflight.
+ * Starts Apollo Server and registers GET/POST /graphql, and the playground when it is on. Apollo's CSRF prevention
+ * stays on: a browser can only reach us cross-site with a JSON content type or an Apollo header, both of which
+ * force a CORS preflight.
  * Stopping follows Fastify's close (onClose), after Fastify has drained HTTP itself; the integration's drain
  * plugin is not used because it closes Fastify from inside Apollo's stop, which would run the close twice.
  */
 export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndpointOptions): Promise<void> {
   const { schema, sessions, limits } = options;
+  // First, so that an unbuilt playground fails the start before Apollo is running.
+  const playgroundPage = limits.playground
+    ? registerPlayground(app, { introspection: limits.introspection })
+    : null;
   // graphql-armor's validation rules bound what one document may ask for, before anything executes. Its token
   // limit is left to graphql-js's own parser option (below), which refuses as a parse error; armor's plugin
   // version of it throws from a plugin hook, which Apollo answers as a 500.
@@ -88,9 +92,9 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
     stopOnTerminationSignals: false,
     logger: app.log,
     plugins: [
-      limits.landingPage
-        ? ApolloServerPluginLandingPageLocalDefault()
-        : ApolloServerPluginLandingPageDisabled(),
+      // Our own playground (playground.ts) replaces Apollo's landing page, which loads Apollo Sandbox from a CDN.
+      // Without this plugin Apollo would serve that page in development.
+      ApolloServerPluginLandingPageDisabled(),
       ...armor.plugins,
       logInternalErrors,
     ],
@@ -107,14 +111,9 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
       const hostIsValid = URL.canParse(`http://${request.hostname}/`);
       done(hostIsValid ? undefined : new AuthError('BAD_USER_INPUT', 'malformed Host header'));
     });
-    // The landing page is the only HTML here; it loads from Apollo's CDN, so it alone gets a wider CSP.
-    scope.addHook('onSend', (_request, reply, payload, done) => {
-      const type = reply.getHeader('content-type');
-      if (typeof type === 'string' && type.startsWith('text/html')) {
-        void reply.header('content-security-policy', cspHeader(LANDING_PAGE_CSP));
-      }
-      done(null, payload);
-    });
+    // A browser opening /graphql gets the playground page; every other request, ?query= GETs included, goes on
+    // to Apollo. Without the playground, the browser's GET is Apollo's too, which refuses it (no operation).
+    if (playgroundPage !== null) scope.addHook('onRequest', playgroundPage);
     await scope.register(fastifyApollo(apollo), {
       path: '/graphql',
       method: ['GET', 'POST'],

@@ -4,7 +4,7 @@ import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 
-/** A CSP as directive name → sources, the form helmet takes and the playground can extend. */
+/** A CSP as directive name → sources, the form helmet takes. */
 export type CspDirectives = Readonly<Record<string, readonly string[]>>;
 
 /**
@@ -20,18 +20,29 @@ export const API_CSP: CspDirectives = {
 };
 
 /**
- * The CSP of HTML served at /graphql (the development landing page, Apollo Sandbox, which loads from Apollo's
- * CDN). Only that page gets it; the self-hosted playground will replace these sources with 'self'.
+ * The CSP of the playground's page (GET /graphql from a browser, see playground.ts), and of nothing else. Every
+ * byte it needs comes from this server, so every source is 'self' or 'none': no CDN, no font service, nothing a
+ * third party could change or watch. A CDN would make every developer's browser fetch code we never reviewed,
+ * on a page that holds a signed-in session.
  */
-export const LANDING_PAGE_CSP: CspDirectives = {
-  ...API_CSP,
-  // Apollo's page puts its own nonce on its inline script, which we cannot know; the page is development-only.
-  'script-src': ["'unsafe-inline'", 'https://embeddable-sandbox.cdn.apollographql.com'],
-  'style-src': ["'unsafe-inline'", 'https://fonts.googleapis.com'],
-  'font-src': ['https://fonts.gstatic.com'],
-  'img-src': ["'self'", 'data:', 'https://apollo-server-landing-page.cdn.apollographql.com'],
-  'frame-src': ['https://sandbox.embed.apollographql.com'],
+export const PLAYGROUND_CSP: CspDirectives = {
+  'default-src': ["'none'"],
+  // Our bundle only: no inline script, no eval. The page passes its one setting in a data- attribute.
+  'script-src': ["'self'"],
+  // Our stylesheet only: no 'unsafe-inline', which would let injected markup style (and so disguise) the page.
+  // GraphiQL and CodeMirror 5 style elements through the CSSOM (element.style), which CSP does not govern; the one
+  // <style> element GraphiQL would add (Radix's scroll lock) is built as a constructed stylesheet instead
+  // (web/playground/style-singleton.ts). The browser test fails on any CSP violation.
+  'style-src': ["'self'"],
+  // GraphiQL's icons and fonts are data: URIs inside its stylesheet.
+  'img-src': ["'self'", 'data:'],
+  'font-src': ["'self'", 'data:'],
+  // Operations go to /graphql on this origin only, so a page script could not send a session's data elsewhere.
   'connect-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  // Nothing may frame the page: a framed playground under another site's UI is a clickjacking tool.
+  'frame-ancestors': ["'none'"],
 };
 
 /** A CSP header value from directives. */

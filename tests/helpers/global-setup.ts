@@ -1,12 +1,14 @@
-// Jest global setup: compiles the production build once, and with TEST_DATABASE_URL migrates a PostgreSQL template.
+// Jest global setup: makes the production build once, and with TEST_DATABASE_URL migrates a PostgreSQL template.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createDatabase, newRunPrefix, setTemplate, testDatabaseUrl, withDatabase } from './postgres';
 
 /**
- * Runs `tsc -p tsconfig.build.json` (incremental: fast when nothing changed), so end-to-end tests run the real
- * `node dist/src/main.js`. When TEST_DATABASE_URL is set, also creates this run's template database, migrated
- * once; every test app then gets its own copy (see tests/helpers/postgres.ts), dropped by the global teardown.
+ * Runs what `npm run build` runs: `tsc -p tsconfig.build.json` (incremental: fast when nothing changed) and the
+ * playground bundle (esbuild, a few seconds), so end-to-end tests run the real `node dist/src/main.js` and every
+ * app with the playground on finds its files. When TEST_DATABASE_URL is set, also creates this run's template
+ * database, migrated once; every test app then gets its own copy (see tests/helpers/postgres.ts), dropped by the
+ * global teardown.
  */
 export default async function globalSetup(): Promise<void> {
   const root = join(__dirname, '..', '..');
@@ -15,6 +17,10 @@ export default async function globalSetup(): Promise<void> {
     [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
     { cwd: root, stdio: 'inherit' },
   );
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-playground.mjs')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   const url = testDatabaseUrl();
   if (url === undefined) return;
   const template = `${newRunPrefix()}_tpl`;

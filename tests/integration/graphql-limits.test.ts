@@ -6,7 +6,7 @@ import { errorCodes, graphql, type GraphQLAnswer } from '../helpers/graphql';
 import { sendForm } from '../helpers/http';
 import { PASSWORD, registeredUser, uniqueEmail } from '../helpers/factories';
 
-/** The CSP of every API answer; the HTML landing page alone gets a wider one. */
+/** The CSP of every API answer; the HTML playground page alone gets a wider one. */
 const API_CSP = "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'";
 
 /** How many lexical tokens graphql-js counts in a document (its parser's maxTokens counts the same way). */
@@ -367,7 +367,7 @@ describe('batching', () => {
   });
 });
 
-describe('introspection, suggestions and the landing page, by NODE_ENV and overrides', () => {
+describe('introspection, suggestions and the playground, by NODE_ENV and overrides', () => {
   const INTROSPECTION = '{ __schema { queryType { name } } }';
   const TYPE_LOOKUP = '{ __type(name: "User") { name } }';
   const INTROSPECTION_OFF =
@@ -406,7 +406,7 @@ describe('introspection, suggestions and the landing page, by NODE_ENV and overr
     else expect(messages).not.toMatch(/did you mean/i);
   }
 
-  async function expectLandingPage(target: TestApp, on: boolean): Promise<void> {
+  async function expectPlayground(target: TestApp, on: boolean): Promise<void> {
     const response = await openInBrowser(target);
     if (on) {
       expect(response.statusCode).toBe(200);
@@ -426,17 +426,17 @@ describe('introspection, suggestions and the landing page, by NODE_ENV and overr
     ['test', {}, true, true],
     ['production', {}, false, false],
     ['production', { GRAPHQL_INTROSPECTION: 'true' }, true, false],
-    ['production', { GRAPHQL_LANDING_PAGE: 'true' }, false, true],
-    ['production', { GRAPHQL_INTROSPECTION: 'true', GRAPHQL_LANDING_PAGE: 'true' }, true, true],
+    ['production', { PLAYGROUND: 'true' }, false, true],
+    ['production', { GRAPHQL_INTROSPECTION: 'true', PLAYGROUND: 'true' }, true, true],
     ['development', { GRAPHQL_INTROSPECTION: 'false' }, false, true],
-    ['development', { GRAPHQL_LANDING_PAGE: 'false' }, true, false],
+    ['development', { PLAYGROUND: 'false' }, true, false],
   ])(
-    'NODE_ENV=%s with %j: introspection and suggestions %s, landing page %s',
-    async (nodeEnv, overrides, introspection, landingPage) => {
+    'NODE_ENV=%s with %j: introspection and suggestions %s, playground %s',
+    async (nodeEnv, overrides, introspection, playground) => {
       const target = await appWith({ NODE_ENV: nodeEnv, ...overrides });
       await expectIntrospection(target, introspection);
       await expectSuggestions(target, introspection);
-      await expectLandingPage(target, landingPage);
+      await expectPlayground(target, playground);
     },
   );
 });

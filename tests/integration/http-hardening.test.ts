@@ -10,13 +10,10 @@ import { PASSWORD, registeredUser, signedInUser, uniqueEmail } from '../helpers/
 /** The CSP of every API answer, as helmet writes it. */
 const API_CSP = "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'";
 
-/** The CSP of the HTML landing page (Apollo Sandbox from Apollo's CDN), and of nothing else. */
-const LANDING_PAGE_CSP =
-  "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " +
-  "script-src 'unsafe-inline' https://embeddable-sandbox.cdn.apollographql.com; " +
-  "style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; " +
-  "img-src 'self' data: https://apollo-server-landing-page.cdn.apollographql.com; " +
-  "frame-src https://sandbox.embed.apollographql.com; connect-src 'self'";
+/** The CSP of the HTML playground page (GraphiQL, all from this origin), and of nothing else. */
+const PLAYGROUND_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** The headers every answer of the API carries, whatever its status. */
 const SECURITY_HEADERS = {
@@ -188,7 +185,7 @@ describe('security headers on every kind of answer', () => {
   });
 });
 
-describe('the landing page CSP', () => {
+describe('the playground CSP', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await createTestApp();
@@ -205,7 +202,7 @@ describe('the landing page CSP', () => {
     });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
-    expect(page.headers).toMatchObject({ ...SECURITY_HEADERS, 'content-security-policy': LANDING_PAGE_CSP });
+    expect(page.headers).toMatchObject({ ...SECURITY_HEADERS, 'content-security-policy': PLAYGROUND_CSP });
   });
 
   it.each([

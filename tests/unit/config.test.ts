@@ -35,7 +35,7 @@ const DEFAULTS: Config = {
   redisKeyPrefix: 'auth',
   graphql: {
     introspection: true,
-    landingPage: true,
+    playground: true,
     maxDepth: 6,
     maxAliases: 15,
     maxAuthMutations: 1,
@@ -126,7 +126,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://cache.example.com:6379',
       REDIS_KEY_PREFIX: 'auth-eu',
       GRAPHQL_INTROSPECTION: 'true',
-      GRAPHQL_LANDING_PAGE: 'yes',
+      PLAYGROUND: 'yes',
       GRAPHQL_MAX_DEPTH: '8',
       GRAPHQL_MAX_ALIASES: '0',
       GRAPHQL_MAX_AUTH_MUTATIONS: '2',
@@ -172,7 +172,7 @@ describe('loadConfig', () => {
       redisKeyPrefix: 'auth-eu',
       graphql: {
         introspection: true,
-        landingPage: true,
+        playground: true,
         maxDepth: 8,
         maxAliases: 0,
         maxAuthMutations: 2,
@@ -190,16 +190,30 @@ describe('loadConfig', () => {
     });
   });
 
-  it('turns GraphQL introspection and the landing page off in production unless told otherwise', () => {
+  it('turns GraphQL introspection and the playground off in production unless told otherwise', () => {
     expect(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:25' }).graphql).toMatchObject({
       introspection: false,
-      landingPage: false,
+      playground: false,
     });
     expect(loadConfig({ NODE_ENV: 'test' }).graphql).toMatchObject({
       introspection: true,
-      landingPage: true,
+      playground: true,
     });
   });
+
+  it.each([
+    [{ NODE_ENV: 'production', PLAYGROUND: 'true' }, true],
+    [{ NODE_ENV: 'development', PLAYGROUND: 'false' }, false],
+    [{ NODE_ENV: 'production', GRAPHQL_LANDING_PAGE: 'true' }, true],
+    [{ NODE_ENV: 'development', GRAPHQL_LANDING_PAGE: 'false' }, false],
+    [{ NODE_ENV: 'production', PLAYGROUND: 'false', GRAPHQL_LANDING_PAGE: 'true' }, false],
+    [{ NODE_ENV: 'development', PLAYGROUND: 'true', GRAPHQL_LANDING_PAGE: 'false' }, true],
+  ])(
+    'with %j the playground is %s (GRAPHQL_LANDING_PAGE is its deprecated name; PLAYGROUND wins)',
+    (env, on) => {
+      expect(loadConfig({ SMTP_URL: 'smtp://127.0.0.1:25', ...env }).graphql.playground).toBe(on);
+    },
+  );
 
   it('sizes the bcrypt queue from the concurrency when only that is set', () => {
     expect(loadConfig({ BCRYPT_MAX_CONCURRENCY: '3' })).toMatchObject({
