@@ -112,10 +112,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxQueue: config.bcryptMaxQueue,
     });
     await passwords.warmUp();
-    const sessionStore = new SessionStore(orm.em.getConnection());
     const auth = new AuthService({
       em: orm.em,
-      sessionStore,
+      sessionStore: new SessionStore(orm.em.getConnection()),
       passwords,
       clock: options.clock ?? systemClock,
       lifetimes: {
@@ -173,8 +172,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       );
     }
     server.addHook('onClose', async () => {
-      // The session reader may hold a connection of its own (SQLite files); it closes with the ORM's.
-      await sessionStore.close();
       await orm.close();
     });
 
