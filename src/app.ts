@@ -24,6 +24,7 @@ import { registerRestShim } from './http/rest-shim';
 import { registerSecurity } from './http/security';
 import { HttpSessions } from './http/session-hook';
 import {
+  BatchedLineWriter,
   OneLinePerRequest,
   REDACTED_PATHS,
   errorForLog,
@@ -112,9 +113,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxQueue: config.bcryptMaxQueue,
     });
     await passwords.warmUp();
+    const sessionStore = new SessionStore(orm.em.getConnection());
     const auth = new AuthService({
       em: orm.em,
-      sessionStore: new SessionStore(orm.em.getConnection()),
+      sessionStore,
       passwords,
       clock: options.clock ?? systemClock,
       lifetimes: {
@@ -125,12 +127,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     });
 
+    // One write per turn of the event loop rather than one per line (see BatchedLineWriter); tests pass their own.
+    const logDestination = options.logStream ?? new BatchedLineWriter();
     const server = Fastify({
       logger: {
         level: config.logLevel,
         redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
         serializers: { req: serializeRequest, res: serializeReply },
-        ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+        stream: logDestination,
       },
       logController: new OneLinePerRequest(),
       bodyLimit: config.bodyLimitBytes,
@@ -156,6 +160,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return503OnClosing: false,
     });
     serverLog = server.log;
+    if (logDestination instanceof BatchedLineWriter) {
+      server.addHook('onClose', () => Promise.resolve(logDestination.close()));
+    }
     if (appliedMigrations.length > 0) {
       server.log.info({ migrations: appliedMigrations }, 'applied migrations');
     }
@@ -172,6 +179,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       );
     }
     server.addHook('onClose', async () => {
+      // The session reader may hold a connection of its own (SQLite files); it closes with the ORM's.
+      await sessionStore.close();
       await orm.close();
     });
 

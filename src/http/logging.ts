@@ -1,16 +1,15 @@
-// What a log line may contain: one line per request, redacted headers, and errors scrubbed of secrets.
+// What a log line may contain and where it goes: one line per request, no headers, errors scrubbed of secrets.
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 
 const MICROSECONDS_PER_MS = 1000;
 
-/** Header paths pino replaces before a line is written: session cookies must never reach a log. */
-export const REDACTED_PATHS = [
-  'req.headers.cookie',
-  'req.headers.authorization',
-  'res.headers["set-cookie"]',
-  'headers.cookie',
-  'headers.authorization',
-];
+/**
+ * Header paths pino replaces before a line is written, for any log call that passes headers along: session
+ * cookies must never reach a log. Request and reply are never logged with their headers in the first place (see
+ * serializeRequest and serializeReply), so no `req.headers...` path is needed: such paths would make pino copy and
+ * search the `req` and `res` of every request line for headers that are never there.
+ */
+export const REDACTED_PATHS = ['headers.cookie', 'headers.authorization', 'headers["set-cookie"]'];
 
 // Values that look like secrets we handle: bcrypt hashes, our 43-character tokens, SHA-256 hex digests,
 // and any quoted SQL literal (database errors quote the parameters of the failing statement).
@@ -80,5 +79,57 @@ export class OneLinePerRequest extends LogController {
     const fields = { req: request, res: reply, responseTimeMs };
     if (error) request.log.error({ ...fields, error: errorForLog(error) }, 'request errored');
     else request.log.info(fields, 'request completed');
+  }
+}
+
+/** Writes text to standard output: synchronously for files and pipes on Linux, as pino's default destination. */
+function writeStdout(text: string): void {
+  process.stdout.write(text);
+}
+
+/**
+ * The production log destination: standard output, with the lines of one turn of the event loop written together.
+ * pino's default destination makes one write(2) per line; on the benchmark machine that system call cost about
+ * 20 µs, a sixth of a whole GET /profile, and under load many requests finish in one turn. A line waits at most
+ * until the end of the turn it was logged in (setImmediate). Lines pending when the process exits (process.exit
+ * included) are written synchronously, so only a SIGKILL can lose a line: those of the current turn.
+ */
+export class BatchedLineWriter {
+  private pending: string[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly flushOnExit = (): void => this.flush();
+
+  constructor(private readonly sink: (text: string) => void = writeStdout) {
+    process.on('exit', this.flushOnExit);
+  }
+
+  /** Queues one line (pino hands over whole lines, newline included). After close(), writes it at once. */
+  write(line: string): void {
+    if (this.closed) return this.sink(line);
+    this.pending.push(line);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Writes every pending line now; pino's logger.flush() calls this. */
+  flush(callback?: (error?: Error) => void): void {
+    if (this.pending.length > 0) {
+      const text = this.pending.join('');
+      this.pending = [];
+      this.sink(text);
+    }
+    callback?.();
+  }
+
+  /** Writes what is pending; later lines (shutdown messages) go out one by one, since no turn may follow. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+    process.off('exit', this.flushOnExit);
   }
 }

@@ -1,7 +1,13 @@
-// What reaches a log line: secrets scrubbed from text and errors, and requests logged without their query string.
+// What reaches a log line (secrets scrubbed, no query string) and how lines reach standard output (batched per turn).
 import bcrypt from 'bcrypt';
 import { generateToken, hashToken } from '../../src/auth/tokens';
-import { errorForLog, scrubSecrets, serializeReply, serializeRequest } from '../../src/http/logging';
+import {
+  BatchedLineWriter,
+  errorForLog,
+  scrubSecrets,
+  serializeReply,
+  serializeRequest,
+} from '../../src/http/logging';
 
 // The cheapest cost bcrypt allows: the test needs the shape of a hash, not its strength.
 const BCRYPT_TEST_ROUNDS = 4;
@@ -105,5 +111,53 @@ describe('serializeRequest', () => {
 describe('serializeReply', () => {
   it('logs the status code only', () => {
     expect(serializeReply({ statusCode: 302 })).toEqual({ statusCode: 302 });
+  });
+});
+
+describe('BatchedLineWriter', () => {
+  /** Resolves after the current turn of the event loop, when a batch scheduled in it has been written. */
+  const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes the lines of one turn of the event loop with one write, in order', async () => {
+    const writes: string[] = [];
+    const writer = new BatchedLineWriter((text) => void writes.push(text));
+    writer.write('{"n":1}\n');
+    writer.write('{"n":2}\n');
+    expect(writes).toEqual([]);
+    await nextTurn();
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n']);
+    writer.write('{"n":3}\n');
+    await nextTurn();
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n', '{"n":3}\n']);
+    writer.close();
+  });
+
+  it("writes what is pending on flush (pino's logger.flush) and calls back", () => {
+    const writes: string[] = [];
+    const writer = new BatchedLineWriter((text) => void writes.push(text));
+    writer.write('a\n');
+    const done = jest.fn();
+    writer.flush(done);
+    expect(writes).toEqual(['a\n']);
+    expect(done).toHaveBeenCalledTimes(1);
+    writer.close();
+  });
+
+  it('flushes when closed, then writes each later line at once (nothing may wait for a turn that never comes)', () => {
+    const writes: string[] = [];
+    const writer = new BatchedLineWriter((text) => void writes.push(text));
+    writer.write('before\n');
+    writer.close();
+    expect(writes).toEqual(['before\n']);
+    writer.write('after\n');
+    expect(writes).toEqual(['before\n', 'after\n']);
+  });
+
+  it('flushes on process exit until closed', () => {
+    const before = process.listenerCount('exit');
+    const writer = new BatchedLineWriter(() => undefined);
+    expect(process.listenerCount('exit')).toBe(before + 1);
+    writer.close();
+    expect(process.listenerCount('exit')).toBe(before);
   });
 });
