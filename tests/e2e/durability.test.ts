@@ -13,13 +13,11 @@ import {
   createDatabase,
   dropDatabase,
   newRunPrefix,
-  testDatabaseUrl,
+  postgresServerUrl,
   withDatabase,
 } from '../helpers/postgres';
 import { formPost, killHard, probeStatus, startServer, type ServerProcess } from '../helpers/server-process';
 
-/** The PostgreSQL server used when TEST_DATABASE_URL is not set: this test runs in the SQLite run too. */
-const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 /** A password every policy accepts for the emails used here (none of their local parts is in it). */
 const PASSWORD = 'sunlit-harbour-42';
 /** src/main.ts's SHUTDOWN_GRACE_MS: after it, the process exits 1 whatever is still running. */
@@ -76,7 +74,7 @@ function scratchSqlite(): Promise<ScratchDatabase> {
 
 /** An empty PostgreSQL database (the server migrates it at start), dropped by `remove`. */
 async function scratchPostgres(): Promise<ScratchDatabase> {
-  const server = testDatabaseUrl() ?? DEFAULT_POSTGRES_URL;
+  const server = postgresServerUrl();
   const name = `${newRunPrefix()}_durability`;
   await createDatabase(server, name);
   const databaseUrl = withDatabase(server, name);

@@ -3,20 +3,18 @@ import {
   createDatabase,
   dropDatabase,
   newRunPrefix,
-  testDatabaseUrl,
+  postgresServerUrl,
   withDatabase,
 } from '../helpers/postgres';
 import { formPost, killHard, startServer, type ServerProcess } from '../helpers/server-process';
 
-/** The PostgreSQL server used when TEST_DATABASE_URL is not set: this test runs in the SQLite run too. */
-const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 /** A password every policy accepts for the emails used here. */
 const PASSWORD = 'sunlit-harbour-42';
 const NEW_PASSWORD = 'quiet-lantern-77';
 /** Registrations racing for one email, spread evenly over both instances. */
 const RACERS = 12;
 
-const server = testDatabaseUrl() ?? DEFAULT_POSTGRES_URL;
+const server = postgresServerUrl();
 let database: string;
 let a: ServerProcess;
 let b: ServerProcess;

@@ -13,6 +13,17 @@ export function testDatabaseUrl(): string | undefined {
   return url === undefined || url === '' ? undefined : url;
 }
 
+/** The local server that CI and the README's services provide (shared/services.md). */
+export const LOCAL_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * The server for suites that always need PostgreSQL (several instances, migrations racing, outages), in the SQLite
+ * run too: TEST_DATABASE_URL's when set, else the local one.
+ */
+export function postgresServerUrl(): string {
+  return testDatabaseUrl() ?? LOCAL_POSTGRES_URL;
+}
+
 /** The same server URL with another database name. */
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);

@@ -18,14 +18,12 @@ import {
   createDatabase,
   dropDatabase,
   freshDatabase,
+  LOCAL_POSTGRES_URL,
   newRunPrefix,
   testDatabaseUrl,
   withDatabase,
 } from '../helpers/postgres';
 import { createTestApp, type TestApp } from '../helpers/test-app';
-
-/** Where the scenario runs without TEST_DATABASE_URL: the local server the development setup provides. */
-const LOCAL_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
  * Generous on purpose: a refused or dropped connection fails the request in milliseconds, and what this guards

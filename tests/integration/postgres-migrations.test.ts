@@ -6,11 +6,11 @@ import {
   createDatabase,
   dropDatabase,
   newRunPrefix,
-  testDatabaseUrl,
+  postgresServerUrl,
   withDatabase,
 } from '../helpers/postgres';
 
-const SERVER_URL = testDatabaseUrl() ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SERVER_URL = postgresServerUrl();
 
 let database: string;
 const opened: Orm[] = [];

@@ -4,14 +4,13 @@ import {
   createDatabase,
   dropDatabase,
   newRunPrefix,
-  testDatabaseUrl,
+  postgresServerUrl,
   withDatabase,
 } from '../helpers/postgres';
 import { sendForm } from '../helpers/http';
 import { PASSWORD } from '../helpers/factories';
 
-/** The server this suite uses: the PostgreSQL run's, or the local one CI and the README's services provide. */
-const SERVER_URL = testDatabaseUrl() ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SERVER_URL = postgresServerUrl();
 
 let database: string;
 let first: TestApp;
