@@ -270,54 +270,25 @@ class SqliteFileReader implements Reader {
   }
 }
 
-/**
- * SQLite `:memory:` (the tests' database): a second connection would open a second, empty database, so the lookup
- * borrows the ORM's one connection from knex's pool, with statements prepared once per connection.
- */
-class SqliteSharedReader implements Reader {
-  private readonly prepared = new WeakMap<object, Map<number, SqliteStatement>>();
-  private readonly batcher = new LookupBatcher((hashes) => this.query(hashes), BATCHING.sqliteShared);
-  readonly broken = false;
-
-  constructor(private readonly client: KnexClientInternals) {}
-
-  find(tokenHash: string): Promise<SessionRow | undefined> {
-    return this.batcher.find(tokenHash);
-  }
-
-  close(): Promise<void> {
-    // The statements die with their connection, which the ORM closes.
-    return Promise.resolve();
-  }
-
-  private async query(tokenHashes: string[]): Promise<SessionRow[]> {
-    const connection = (await this.client.acquireConnection()) as SqliteDatabase & object;
-    try {
-      const size = sqliteSizeFor(tokenHashes.length);
-      let statements = this.prepared.get(connection);
-      if (statements === undefined)
-        this.prepared.set(connection, (statements = new Map<number, SqliteStatement>()));
-      let statement = statements.get(size);
-      if (statement === undefined) {
-        statement = connection.prepare(sqliteLookup(size), () => undefined);
-        statements.set(size, statement);
-      }
-      return await allRows(statement, paddedTo(size, tokenHashes));
-    } finally {
-      await this.client.releaseConnection(connection);
-    }
-  }
-}
+/** Runs one batch's lookup on a connection borrowed from knex's pool. */
+type PooledQuery = (connection: unknown, tokenHashes: string[]) => Promise<SessionRow[]>;
 
 /**
- * PostgreSQL: connections from knex's pool (the same pool, limits and timeouts as the ORM's queries) and one named
- * prepared statement taking the batch's token hashes as an array.
+ * A reader on connections borrowed from knex's pool (the same pool, limits and timeouts as the ORM's queries):
+ * PostgreSQL, and SQLite `:memory:`, where a second connection would open a second, empty database. The
+ * statements die with their connections, which the ORM closes, so there is nothing of its own to close.
  */
-class PostgresReader implements Reader {
-  private readonly batcher = new LookupBatcher((hashes) => this.query(hashes), BATCHING.postgres);
+class PooledReader implements Reader {
+  private readonly batcher: LookupBatcher;
   readonly broken = false;
 
-  constructor(private readonly client: KnexClientInternals) {}
+  constructor(
+    private readonly client: KnexClientInternals,
+    limits: { readonly maxBatch: number; readonly maxInFlight: number },
+    private readonly run: PooledQuery,
+  ) {
+    this.batcher = new LookupBatcher((hashes) => this.query(hashes), limits);
+  }
 
   find(tokenHash: string): Promise<SessionRow | undefined> {
     return this.batcher.find(tokenHash);
@@ -328,19 +299,41 @@ class PostgresReader implements Reader {
   }
 
   private async query(tokenHashes: string[]): Promise<SessionRow[]> {
-    const connection = (await this.client.acquireConnection()) as PostgresClient;
+    const connection = await this.client.acquireConnection();
     try {
-      const result = await connection.query({
-        name: POSTGRES_STATEMENT_NAME,
-        text: POSTGRES_LOOKUP,
-        values: [tokenHashes],
-      });
-      return result.rows;
+      return await this.run(connection, tokenHashes);
     } finally {
       await this.client.releaseConnection(connection);
     }
   }
 }
+
+/** SQLite `:memory:`: the ORM's one connection, with each statement size prepared once per connection. */
+function sqliteSharedQuery(): PooledQuery {
+  const prepared = new WeakMap<object, Map<number, SqliteStatement>>();
+  return (borrowed, tokenHashes) => {
+    const connection = borrowed as SqliteDatabase & object;
+    const size = sqliteSizeFor(tokenHashes.length);
+    let statements = prepared.get(connection);
+    if (statements === undefined) prepared.set(connection, (statements = new Map<number, SqliteStatement>()));
+    let statement = statements.get(size);
+    if (statement === undefined) {
+      statement = connection.prepare(sqliteLookup(size), () => undefined);
+      statements.set(size, statement);
+    }
+    return allRows(statement, paddedTo(size, tokenHashes));
+  };
+}
+
+/** PostgreSQL: one named prepared statement taking the batch's token hashes as an array. */
+const postgresQuery: PooledQuery = async (borrowed, tokenHashes) => {
+  const result = await (borrowed as PostgresClient).query({
+    name: POSTGRES_STATEMENT_NAME,
+    text: POSTGRES_LOOKUP,
+    values: [tokenHashes],
+  });
+  return result.rows;
+};
 
 /**
  * Reads sessions for authentication. Every authenticated request pays for this read, so it skips the ORM's entity
@@ -376,11 +369,11 @@ export class SessionStore {
   private openReader(): Reader {
     // knex types its client as `any`; KnexClientInternals names the few members used here.
     const client = this.connection.getKnex().client as unknown as KnexClientInternals;
-    if (client.dialect === 'postgresql') return new PostgresReader(client);
+    if (client.dialect === 'postgresql') return new PooledReader(client, BATCHING.postgres, postgresQuery);
     if (client.dialect !== 'sqlite3') throw new Error(`no session reader for ${client.dialect}`);
     const filename = client.connectionSettings.filename;
     if (filename === undefined || filename === '' || filename.startsWith(':memory:')) {
-      return new SqliteSharedReader(client);
+      return new PooledReader(client, BATCHING.sqliteShared, sqliteSharedQuery());
     }
     return new SqliteFileReader(client.driver as SqliteDriver, filename);
   }
