@@ -20,6 +20,7 @@ import { answerClientError, answerFrameworkError, registerErrorHandlers } from '
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerDraining } from './http/draining';
 import { registerHealth } from './http/health';
+import { registerRequestChecks } from './http/request-checks';
 import { registerRestShim } from './http/rest-shim';
 import { registerSecurity } from './http/security';
 import { HttpSessions } from './http/session-hook';
@@ -189,6 +190,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerErrorHandlers(server);
     registerDraining(server);
     await registerSecurity(server, { corsOrigins: config.corsOrigins });
+    registerRequestChecks(server, { corsOrigins: config.corsOrigins });
 
     const clock = options.clock ?? systemClock;
     // Several instances share one PostgreSQL database, so they must share their counters too; SQLite means one

@@ -12,6 +12,9 @@ export const ERROR_CATALOGUE = {
   // 403 rather than 401 for a missing session: that is the exercise's contract for /profile and DELETE /sessions.
   UNAUTHENTICATED: { status: 403, message: 'no valid session' },
   EMAIL_NOT_REGISTERED: { status: 403, message: 'email not registered' },
+  // A browser sent an unsafe request from another site (a form posted to /sessions, say): refused before anything
+  // runs, so no page elsewhere can sign a visitor in, register, or send reset mail through their browser.
+  CROSS_SITE_REQUEST: { status: 403, message: 'cross-site request refused' },
   INVALID_RESET_TOKEN: { status: 403, message: 'invalid or expired reset token' },
   NOT_FOUND: { status: 404, message: 'not found' },
   REQUEST_TIMEOUT: { status: 408, message: 'request took too long to arrive' },

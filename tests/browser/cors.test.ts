@@ -283,8 +283,9 @@ describe('a page from an origin not listed in CORS_ORIGINS', () => {
       expect(await call(hostile.page, PROFILE)).toEqual(CORS_FAILURE);
       expect(await call(hostile.page, LOGOUT)).toEqual(CORS_FAILURE);
       // A no-cors text/plain POST needs no preflight, so it does go out, with the same-site cookie. The server
-      // refuses it (415: text/plain is no body type it reads; and Apollo's CSRF prevention refuses any such
-      // "simple" request to /graphql), so the logout does not run, as the last profile read shows. The page
+      // refuses it before reading it (403 CROSS_SITE_REQUEST: Sec-Fetch-Site is same-site and the origin is not
+      // listed; behind that, 415 for a body type it does not read, and Apollo's CSRF prevention), so the logout
+      // does not run, as the last profile read shows. The page
       // learns nothing either: Cross-Origin-Resource-Policy: same-origin (helmet) makes the browser reject even
       // the opaque answer.
       expect(

@@ -80,3 +80,47 @@ it('answers 403 to a large but legal cookie that is not a session', async () => 
   expect(answer.statusLine).toBe('HTTP/1.1 403 Forbidden');
   expect(answer.body).toBe('{"message":"no valid session"}');
 });
+
+describe('the Host header (RFC 9112 §3.2: exactly one)', () => {
+  it('answers 400 {"message":"duplicate Host header"} to two different Host lines', async () => {
+    const answer = await rawRequest(
+      'GET / HTTP/1.1\r\nHost: x\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(answer.headers).toContain('content-type: application/json; charset=utf-8');
+    expect(answer.body).toBe('{"message":"duplicate Host header"}');
+  });
+
+  it('answers 400 to two identical Host lines, in any case: the RFC counts lines, not values', async () => {
+    const answer = await rawRequest(
+      'GET /profile HTTP/1.1\r\nHost: x\r\nhOST: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(answer.body).toBe('{"message":"duplicate Host header"}');
+  });
+
+  it('serves a request with one Host line', async () => {
+    const answer = await rawRequest('GET / HTTP/1.1\r\nHOST: x\r\nConnection: close\r\n\r\n');
+    expect(answer.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(answer.body).toBe('{"message":"Bienvenue"}');
+  });
+
+  it('lets Node answer 400 to an HTTP/1.1 request without a Host line', async () => {
+    // Node refuses it before Fastify sees it, so the answer is Node's own (no JSON body).
+    const answer = await rawRequest('GET / HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
+  });
+});
+
+it('refuses a cross-site POST before reading its body and still serves the request behind it', async () => {
+  const body = 'email=csrf%40example.com&password=correct+horse+battery';
+  const answer = await rawRequest(
+    `POST /users HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+      'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  );
+  expect(answer.statusLine).toBe('HTTP/1.1 403 Forbidden');
+  // rawRequest cuts the text at its second blank line: the refusal's body, then the next answer's head. The
+  // unread body was skipped, not taken for the start of a request.
+  expect(answer.body).toMatch(/^\{"message":"cross-site request refused"\}HTTP\/1\.1 200 OK\r\n/);
+});
