@@ -6,6 +6,12 @@ import { z } from 'zod';
 const SECONDS_PER_HOUR = 60 * 60;
 const SECONDS_PER_DAY = 24 * SECONDS_PER_HOUR;
 
+/** The reset link outside production: the local server, which is what development and the tests use. */
+const DEVELOPMENT_RESET_URL_TEMPLATE = 'http://localhost:5000/reset-password?email={email}&token={token}';
+
+/** The lowest bcrypt cost production starts with unless told otherwise: OWASP's floor for bcrypt. */
+const PRODUCTION_MIN_BCRYPT_ROUNDS = 10;
+
 /** An embedded SQLite database: a file path, `sqlite:<path>` or `:memory:`. */
 export interface SqliteDatabaseConfig {
   readonly dialect: 'sqlite';
@@ -179,6 +185,14 @@ function isOrigin(item: string): boolean {
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item;
 }
 
+/** Whether a reset link template makes an absolute http(s) URL once its placeholders are filled in. */
+function isLinkTemplate(template: string): boolean {
+  const sample = template.replaceAll('{token}', 'token').replaceAll('{email}', 'email');
+  if (!URL.canParse(sample)) return false;
+  const { protocol } = new URL(sample);
+  return protocol === 'https:' || protocol === 'http:';
+}
+
 /** Turns `DATABASE_URL` into a database choice, or explains why it cannot. */
 function parseDatabaseUrl(url: string): DatabaseConfig | string {
   if (/^postgres(ql)?:/i.test(url)) {
@@ -233,7 +247,8 @@ const envSchema = z.object({
     .string()
     .trim()
     .refine((t) => t.includes('{token}'), 'must contain {token}')
-    .default('http://localhost:5000/reset-password?email={email}&token={token}'),
+    .refine(isLinkTemplate, 'must be an http:// or https:// URL once {token} and {email} are filled in')
+    .optional(),
   SECURITY_EVENT_RETENTION_DAYS: integer(1, 3650).default(90),
   CLEANUP_INTERVAL_SECONDS: integer(1, SECONDS_PER_DAY).default(10 * 60),
   CLEANUP_BATCH_SIZE: integer(1, 100_000).default(500),
@@ -259,6 +274,8 @@ const envSchema = z.object({
   BCRYPT_MAX_CONCURRENCY: integer(1, 256).optional(),
   BCRYPT_MAX_QUEUE: integer(0, 10_000).optional(),
   RATE_LIMIT: z.enum(['on', 'off']).default('on'),
+  ALLOW_RATE_LIMIT_OFF: boolean.default(false),
+  ALLOW_WEAK_BCRYPT_ROUNDS: boolean.default(false),
   REDIS_URL: z
     .string()
     .trim()
@@ -306,12 +323,24 @@ function resetTokenDelivery(e: DeliveryEnv): ResetTokenDelivery {
   return e.RESET_TOKEN_DELIVERY ?? (e.NODE_ENV === 'production' ? 'email' : 'response');
 }
 
+/** The value of one variable if it is valid, else undefined (its own problem is reported by the main parse). */
+function validValue<K extends keyof typeof envSchema.shape>(
+  present: Record<string, string | undefined>,
+  key: K,
+): z.infer<(typeof envSchema.shape)[K]> | undefined {
+  const parsed = envSchema.shape[key].safeParse(present[key]);
+  return parsed.success ? (parsed.data as z.infer<(typeof envSchema.shape)[K]>) : undefined;
+}
+
 /**
  * What production refuses to start with. Each is a way to lose accounts: a reset token in the answer lets anyone
- * who knows an email take the account over, and a cookie without Secure can be read off any plain-HTTP hop. An
- * operator who really means it says so with the ALLOW_INSECURE_* variable the message names.
+ * who knows an email take the account over; a cookie without Secure can be read off any plain-HTTP hop; no rate
+ * limits turn every account's password into a guessing game; a cheap bcrypt cost makes a leaked database crack
+ * quickly; a reset link over plain HTTP (or to localhost, the development default) hands the token to any hop on
+ * the way, or to nobody. An operator who really means one of the first four says so with the ALLOW_* variable
+ * the message names; the reset link has no such switch, since an https page is always possible.
  */
-function productionProblems(e: DeliveryEnv): string[] {
+function productionProblems(e: DeliveryEnv, present: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   const delivery = resetTokenDelivery(e);
   if (delivery === 'email' && e.SMTP_URL === undefined) {
@@ -328,6 +357,35 @@ function productionProblems(e: DeliveryEnv): string[] {
     problems.push(
       'COOKIE_SECURE: false sends session cookies over plain HTTP in production; set ALLOW_INSECURE_COOKIES=true ' +
         'to accept that',
+    );
+  }
+  if (validValue(present, 'RATE_LIMIT') === 'off' && validValue(present, 'ALLOW_RATE_LIMIT_OFF') !== true) {
+    problems.push(
+      'RATE_LIMIT: "off" leaves every account open to password guessing and every inbox to reset-mail floods; ' +
+        'set ALLOW_RATE_LIMIT_OFF=true to accept that (load tests only)',
+    );
+  }
+  const rounds = validValue(present, 'BCRYPT_ROUNDS');
+  if (
+    rounds !== undefined &&
+    rounds < PRODUCTION_MIN_BCRYPT_ROUNDS &&
+    validValue(present, 'ALLOW_WEAK_BCRYPT_ROUNDS') !== true
+  ) {
+    problems.push(
+      `BCRYPT_ROUNDS: ${rounds} is below ${PRODUCTION_MIN_BCRYPT_ROUNDS}, so a leaked database cracks quickly; ` +
+        'set ALLOW_WEAK_BCRYPT_ROUNDS=true to accept that',
+    );
+  }
+  if (delivery === 'email' && present.RESET_URL_TEMPLATE === undefined) {
+    problems.push(
+      'RESET_URL_TEMPLATE: required in production: the https:// address of your reset page, with {token} ' +
+        '(the default points at http://localhost, which no user can open)',
+    );
+  }
+  const template = validValue(present, 'RESET_URL_TEMPLATE');
+  if (delivery === 'email' && template !== undefined && !template.startsWith('https://')) {
+    problems.push(
+      'RESET_URL_TEMPLATE: must be an https:// URL in production: the link carries a reset token',
     );
   }
   return problems;
@@ -376,7 +434,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // Checked from their own variables, so a bad PORT does not hide an insecure production setting.
   const delivery = deliverySchema.safeParse(present);
-  if (delivery.success) problems.push(...productionProblems(delivery.data));
+  if (delivery.success) problems.push(...productionProblems(delivery.data, present));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
@@ -429,7 +487,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mail: Object.freeze({
       smtpUrl: e.SMTP_URL ?? null,
       from: e.MAIL_FROM,
-      resetUrlTemplate: e.RESET_URL_TEMPLATE,
+      resetUrlTemplate: e.RESET_URL_TEMPLATE ?? DEVELOPMENT_RESET_URL_TEMPLATE,
     }),
     securityEventRetentionDays: e.SECURITY_EVENT_RETENTION_DAYS,
     cleanupIntervalSeconds: e.CLEANUP_INTERVAL_SECONDS,

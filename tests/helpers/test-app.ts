@@ -37,9 +37,9 @@ export interface TestApp extends App {
  * so suites about other behaviour would otherwise run into the registration and login budgets. The suites about
  * the limits turn them on.
  *
- * A production app sends reset tokens by email and will not start without SMTP_URL; unless `env` says how to
- * deliver them, it gets a mail server address nothing listens on (the discard port), so suites about other
- * production behaviour can start one. The suites about mail start a real SMTP server and name it.
+ * A production app sends reset tokens by email and will not start without SMTP_URL and an https reset link;
+ * unless `env` says how to deliver them, it gets a mail server address nothing listens on (the discard port) and
+ * an https link template, so suites about other production behaviour can start one. The suites about mail start a real SMTP server and name it.
  */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   // With TEST_DATABASE_URL, each app gets its own fresh PostgreSQL database, as `:memory:` gives each its own.
@@ -53,6 +53,18 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     RATE_LIMIT: 'off',
     ...(env.NODE_ENV === 'production' && env.SMTP_URL === undefined && env.RESET_TOKEN_DELIVERY === undefined
       ? { SMTP_URL: 'smtp://127.0.0.1:9' }
+      : {}),
+    // Production wants an https reset page, and refuses RATE_LIMIT=off and a cost below 10 unless acknowledged;
+    // the test defaults above are for suites about other behaviour, which say so here. The config suites test the
+    // refusals themselves.
+    ...(env.NODE_ENV === 'production'
+      ? {
+          RESET_URL_TEMPLATE: 'https://app.example.test/reset?email={email}&token={token}',
+          ALLOW_WEAK_BCRYPT_ROUNDS: 'true',
+        }
+      : {}),
+    ...(env.NODE_ENV === 'production' && env.RATE_LIMIT === undefined
+      ? { ALLOW_RATE_LIMIT_OFF: 'true' }
       : {}),
     ...env,
   });

@@ -2,7 +2,8 @@
 import { ConfigError, loadConfig } from '../../src/config';
 
 const SMTP_URL = 'smtp://mail.example.com:587';
-const PRODUCTION = { NODE_ENV: 'production', SMTP_URL } as const;
+const RESET_URL_TEMPLATE = 'https://app.example.com/reset?email={email}&token={token}';
+const PRODUCTION = { NODE_ENV: 'production', SMTP_URL, RESET_URL_TEMPLATE } as const;
 
 const SMTP_URL_REQUIRED = 'SMTP_URL: required when reset tokens go by email (RESET_TOKEN_DELIVERY=email)';
 
@@ -31,7 +32,7 @@ describe('NODE_ENV=production', () => {
     expect(config.mail).toEqual({
       smtpUrl: SMTP_URL,
       from: 'user-auth-service <no-reply@localhost>',
-      resetUrlTemplate: 'http://localhost:5000/reset-password?email={email}&token={token}',
+      resetUrlTemplate: RESET_URL_TEMPLATE,
     });
   });
 
@@ -46,7 +47,9 @@ describe('NODE_ENV=production', () => {
     ['empty', { SMTP_URL: '' }],
     ['unset, even with ALLOW_INSECURE_RESET_DELIVERY=true', { ALLOW_INSECURE_RESET_DELIVERY: 'true' }],
   ])('refuses to start without SMTP_URL (%s), naming SMTP_URL', (_case, env) => {
-    expect(configErrorFrom({ NODE_ENV: 'production', ...env }).problems).toEqual([SMTP_URL_REQUIRED]);
+    expect(configErrorFrom({ NODE_ENV: 'production', RESET_URL_TEMPLATE, ...env }).problems).toEqual([
+      SMTP_URL_REQUIRED,
+    ]);
   });
 
   describe('RESET_TOKEN_DELIVERY=response', () => {
@@ -122,6 +125,7 @@ describe('NODE_ENV=production', () => {
     expect(namedVariables(configErrorFrom({ NODE_ENV: 'production', COOKIE_SECURE: 'false' }))).toEqual([
       'SMTP_URL',
       'COOKIE_SECURE',
+      'RESET_URL_TEMPLATE',
     ]);
   });
 
@@ -153,6 +157,93 @@ describe('NODE_ENV=production', () => {
   ])('names %s when it is not a boolean', (variable, env) => {
     expect(namedVariables(configErrorFrom({ ...PRODUCTION, ...env }))).toEqual([variable]);
   });
+});
+
+describe('NODE_ENV=production refuses development settings unless acknowledged', () => {
+  it.each([
+    ['RATE_LIMIT=off', { RATE_LIMIT: 'off' }, 'RATE_LIMIT', 'ALLOW_RATE_LIMIT_OFF=true'],
+    ['BCRYPT_ROUNDS=9', { BCRYPT_ROUNDS: '9' }, 'BCRYPT_ROUNDS', 'ALLOW_WEAK_BCRYPT_ROUNDS=true'],
+    ['BCRYPT_ROUNDS=4', { BCRYPT_ROUNDS: '4' }, 'BCRYPT_ROUNDS', 'ALLOW_WEAK_BCRYPT_ROUNDS=true'],
+  ])('refuses %s, naming it and the variable that would allow it', (_case, env, variable, allow) => {
+    const error = configErrorFrom({ ...PRODUCTION, ...env });
+    expect(namedVariables(error)).toEqual([variable]);
+    expect(error.problems[0]).toContain(allow);
+  });
+
+  it.each([
+    ['RATE_LIMIT=off', { RATE_LIMIT: 'off', ALLOW_RATE_LIMIT_OFF: 'true' }],
+    ['BCRYPT_ROUNDS=4', { BCRYPT_ROUNDS: '4', ALLOW_WEAK_BCRYPT_ROUNDS: 'true' }],
+  ])('starts with %s once acknowledged', (_case, env) => {
+    expect(() => loadConfig({ ...PRODUCTION, ...env })).not.toThrow();
+  });
+
+  it.each([
+    ['ALLOW_RATE_LIMIT_OFF=false', { RATE_LIMIT: 'off', ALLOW_RATE_LIMIT_OFF: 'false' }, 'RATE_LIMIT'],
+    ['ALLOW_WEAK_BCRYPT_ROUNDS=0', { BCRYPT_ROUNDS: '8', ALLOW_WEAK_BCRYPT_ROUNDS: '0' }, 'BCRYPT_ROUNDS'],
+  ])('still refuses with %s', (_case, env, variable) => {
+    expect(namedVariables(configErrorFrom({ ...PRODUCTION, ...env }))).toEqual([variable]);
+  });
+
+  it('starts with BCRYPT_ROUNDS=10 and RATE_LIMIT=on without any acknowledgement', () => {
+    const config = loadConfig({ ...PRODUCTION, BCRYPT_ROUNDS: '10', RATE_LIMIT: 'on' });
+    expect(config.bcryptRounds).toBe(10);
+    expect(config.rateLimit.enabled).toBe(true);
+  });
+
+  it('requires RESET_URL_TEMPLATE: the development default is a localhost link', () => {
+    const error = configErrorFrom({ NODE_ENV: 'production', SMTP_URL });
+    expect(namedVariables(error)).toEqual(['RESET_URL_TEMPLATE']);
+    expect(error.problems[0]).toContain('https://');
+  });
+
+  it.each([
+    'http://app.example.com/reset?token={token}',
+    'HTTP://app.example.com/reset?token={token}',
+    'http://localhost:5000/reset-password?email={email}&token={token}',
+  ])('refuses the plain-HTTP reset link %s', (template) => {
+    expect(configErrorFrom({ ...PRODUCTION, RESET_URL_TEMPLATE: template }).problems).toEqual([
+      'RESET_URL_TEMPLATE: must be an https:// URL in production: the link carries a reset token',
+    ]);
+  });
+
+  it('needs no reset link when tokens are returned in the answer (and that is acknowledged)', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      RESET_TOKEN_DELIVERY: 'response',
+      ALLOW_INSECURE_RESET_DELIVERY: 'true',
+    });
+    expect(config.mail.resetUrlTemplate).toBe(
+      'http://localhost:5000/reset-password?email={email}&token={token}',
+    );
+  });
+
+  it('names every development setting at once, with the other refusals', () => {
+    const error = configErrorFrom({
+      NODE_ENV: 'production',
+      SMTP_URL,
+      RATE_LIMIT: 'off',
+      BCRYPT_ROUNDS: '4',
+      COOKIE_SECURE: 'false',
+      RESET_URL_TEMPLATE: 'http://app.example.com/{token}',
+    });
+    expect(namedVariables(error)).toEqual([
+      'COOKIE_SECURE',
+      'RATE_LIMIT',
+      'BCRYPT_ROUNDS',
+      'RESET_URL_TEMPLATE',
+    ]);
+  });
+});
+
+describe('RESET_URL_TEMPLATE anywhere', () => {
+  it.each(['ftp://files.example.com/{token}', 'reset/{token}', 'javascript:alert({token})'])(
+    'refuses %s, which is not an http(s) link',
+    (template) => {
+      expect(configErrorFrom({ RESET_URL_TEMPLATE: template }).problems).toEqual([
+        'RESET_URL_TEMPLATE: must be an http:// or https:// URL once {token} and {email} are filled in',
+      ]);
+    },
+  );
 });
 
 describe('outside production', () => {
@@ -188,9 +279,9 @@ describe('RESET_TOKEN_DELIVERY=email without SMTP_URL', () => {
   it.each(['development', 'test', 'production'])(
     'is refused with NODE_ENV=%s, naming SMTP_URL',
     (nodeEnv) => {
-      expect(configErrorFrom({ NODE_ENV: nodeEnv, RESET_TOKEN_DELIVERY: 'email' }).problems).toEqual([
-        SMTP_URL_REQUIRED,
-      ]);
+      expect(
+        configErrorFrom({ NODE_ENV: nodeEnv, RESET_TOKEN_DELIVERY: 'email', RESET_URL_TEMPLATE }).problems,
+      ).toEqual([SMTP_URL_REQUIRED]);
     },
   );
 });

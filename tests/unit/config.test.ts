@@ -52,6 +52,12 @@ const DEFAULTS: Config = {
   cleanupBatchSize: 500,
 };
 
+/** What production needs to send reset mail, for tests about other production settings. */
+const PRODUCTION_MAIL = {
+  SMTP_URL: 'smtp://127.0.0.1:25',
+  RESET_URL_TEMPLATE: 'https://app.example.com/reset?t={token}',
+} as const;
+
 /** The ConfigError loadConfig throws for this environment; fails the test if it throws nothing or something else. */
 function configErrorFrom(env: NodeJS.ProcessEnv): ConfigError {
   try {
@@ -116,6 +122,8 @@ describe('loadConfig', () => {
       BCRYPT_MAX_CONCURRENCY: '3',
       BCRYPT_MAX_QUEUE: '0',
       RATE_LIMIT: 'off',
+      ALLOW_RATE_LIMIT_OFF: 'true',
+      ALLOW_WEAK_BCRYPT_ROUNDS: 'true',
       RATE_LIMIT_LOGIN_FAILURES: '3',
       RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: '2',
       RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: '60',
@@ -191,7 +199,7 @@ describe('loadConfig', () => {
   });
 
   it('turns GraphQL introspection and the playground off in production unless told otherwise', () => {
-    expect(loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:25' }).graphql).toMatchObject({
+    expect(loadConfig({ NODE_ENV: 'production', ...PRODUCTION_MAIL }).graphql).toMatchObject({
       introspection: false,
       playground: false,
     });
@@ -211,7 +219,7 @@ describe('loadConfig', () => {
   ])(
     'with %j the playground is %s (GRAPHQL_LANDING_PAGE is its deprecated name; PLAYGROUND wins)',
     (env, on) => {
-      expect(loadConfig({ SMTP_URL: 'smtp://127.0.0.1:25', ...env }).graphql.playground).toBe(on);
+      expect(loadConfig({ ...PRODUCTION_MAIL, ...env }).graphql.playground).toBe(on);
     },
   );
 
