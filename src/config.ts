@@ -45,7 +45,12 @@ export interface RateLimitConfig {
   readonly loginPerIp: WindowLimit;
   readonly registerPerIp: WindowLimit;
   readonly resetRequestPerIp: WindowLimit;
+  /** Reset requests for one account from one client network: what a stranger can spend on someone else's account. */
+  readonly resetRequestPerAccountAndIp: WindowLimit;
+  /** Reset requests for one account from anywhere: the hard cap on mail one inbox can be sent. */
   readonly resetRequestPerAccount: WindowLimit;
+  /** In-process counters kept at most (SQLite mode); past it the least recently used are forgotten. */
+  readonly memoryMaxKeys: number;
 }
 
 /** GraphQL limits (README, "Security"). */
@@ -295,7 +300,13 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_PER_IP: windowLimit.default({ points: 30, durationSeconds: 60 }),
   RATE_LIMIT_REGISTER_PER_IP: windowLimit.default({ points: 5, durationSeconds: 10 * 60 }),
   RATE_LIMIT_RESET_PER_IP: windowLimit.default({ points: 3, durationSeconds: 60 }),
-  RATE_LIMIT_RESET_PER_ACCOUNT: windowLimit.default({ points: 3, durationSeconds: SECONDS_PER_HOUR }),
+  // Per account and client network: a stranger's three requests use up their own budget, never the owner's.
+  RATE_LIMIT_RESET_PER_ACCOUNT_AND_IP: windowLimit.default({ points: 3, durationSeconds: SECONDS_PER_HOUR }),
+  // Per account from anywhere: bounds the mail one inbox receives, roomy enough that strangers must come from
+  // several networks at once to block its owner.
+  RATE_LIMIT_RESET_PER_ACCOUNT: windowLimit.default({ points: 10, durationSeconds: SECONDS_PER_HOUR }),
+  // About 200 bytes a counter: the default bounds the in-process limiter near 10 MB however many keys are tried.
+  RATE_LIMIT_MEMORY_MAX_KEYS: integer(100, 10_000_000).default(50_000),
   GRAPHQL_INTROSPECTION: boolean.optional(),
   PLAYGROUND: boolean.optional(),
   // Deprecated: the name from when /graphql served Apollo's landing page; PLAYGROUND wins when both are set.
@@ -470,7 +481,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
       registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP,
       resetRequestPerIp: e.RATE_LIMIT_RESET_PER_IP,
+      resetRequestPerAccountAndIp: e.RATE_LIMIT_RESET_PER_ACCOUNT_AND_IP,
       resetRequestPerAccount: e.RATE_LIMIT_RESET_PER_ACCOUNT,
+      memoryMaxKeys: e.RATE_LIMIT_MEMORY_MAX_KEYS,
     }),
     redisUrl: e.REDIS_URL ?? null,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,

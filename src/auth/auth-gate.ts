@@ -4,9 +4,17 @@ import { AuthError } from '../errors';
 import type { SecurityEvent } from '../entities/security-event.entity';
 import type { Mailer, MailMessage } from '../mail/mailer';
 import { passwordChangedNotice, passwordResetNotice, resetEmail } from '../mail/messages';
-import type { AuthService, NewSession, PublicUser, SessionInfo, ValidSession } from './auth.service';
+import type {
+  AuthService,
+  NewSession,
+  PublicUser,
+  ResetTokenGrant,
+  SessionInfo,
+  ValidSession,
+} from './auth.service';
+import type { BackgroundWork } from './background';
 import type { Clock } from './clock';
-import { lookupEmail, normaliseEmail } from './input-policy';
+import { isCanonicalMailbox, lookupEmail, parseEmail } from './input-policy';
 import type { LoginAttempt, RateLimits } from './rate-limits';
 import type { SecurityLog } from './security-log';
 
@@ -40,6 +48,8 @@ export interface AuthGateDeps {
   readonly securityLog: SecurityLog;
   readonly delivery: Delivery;
   readonly clock: Clock;
+  /** Where work that the answer must not wait for runs (reset issuance by email). */
+  readonly background: BackgroundWork;
 }
 
 /** The `reason` an AuthError gives for the security log, if any. */
@@ -62,6 +72,7 @@ export class AuthGate {
   private readonly securityLog: SecurityLog;
   private readonly delivery: Delivery;
   private readonly clock: Clock;
+  private readonly background: BackgroundWork;
 
   constructor(deps: AuthGateDeps) {
     this.auth = deps.auth;
@@ -69,6 +80,7 @@ export class AuthGate {
     this.securityLog = deps.securityLog;
     this.delivery = deps.delivery;
     this.clock = deps.clock;
+    this.background = deps.background;
   }
 
   /** registerUser, after the per-client registration limit. */
@@ -83,8 +95,13 @@ export class AuthGate {
    * login, after the per-client limit and the account's back-off. A wrong password keeps the attempt counted
    * as a failure; a right one clears the account's failures; an attempt that never got a verdict on the password
    * (SERVICE_BUSY, a fault) is not held against the account.
+   *
+   * `priorToken` is the session cookie the client sent with the login, if any. A successful login ends that
+   * session (ASVS 7.2.4): the client is about to replace its cookie, and a session left behind would stay valid
+   * for weeks in a jar nobody looks at, also when the new login is another user (a shared computer). A failed
+   * login leaves it alone.
    */
-  async login(caller: Caller, email: string, password: string): Promise<NewSession> {
+  async login(caller: Caller, email: string, password: string, priorToken?: string): Promise<NewSession> {
     const attempt = await this.limited(caller, email, 'LOGIN', () =>
       this.limits.startLogin(caller.ip, email),
     );
@@ -92,7 +109,19 @@ export class AuthGate {
       this.auth.login(email, password, { ip: caller.ip, userAgent: caller.userAgent }),
     );
     await this.securityLog.record(caller, 'LOGIN_SUCCEEDED', { userId: session.user.id, email });
+    if (priorToken !== undefined) await this.endReplacedSession(caller, priorToken);
     return session;
+  }
+
+  /** Ends the session a new login replaces, recorded as a logout of its own user (who may be someone else). */
+  private async endReplacedSession(caller: Caller, token: string): Promise<void> {
+    const replaced = await this.auth.validateSession(token);
+    if (replaced === null || !(await this.auth.endSession(replaced.sessionId))) return;
+    await this.securityLog.record(caller, 'LOGGED_OUT', {
+      userId: replaced.user.id,
+      email: replaced.user.email,
+      reason: 'REPLACED_BY_LOGIN',
+    });
   }
 
   /** Ends the session with this token; records it when one ended. */
@@ -109,41 +138,50 @@ export class AuthGate {
 
   /**
    * Issues a reset token after the per-client and per-account limits. With response delivery the token is in the
-   * answer (the exercise's development behaviour). With email delivery it goes by email and the answer is the
-   * same for registered and unregistered emails, so a reset request reveals nothing about who has an account.
+   * answer (the exercise's development behaviour). With email delivery the answer is the same for registered and
+   * unregistered emails, and it is decided before any work that depends on the email: issuing the token, recording
+   * the event and handing the mail over run after the answer, so its timing reveals nothing about who has an
+   * account either. A malformed email is refused at once in both modes; that says nothing about any account.
    */
   async requestPasswordReset(caller: Caller, email: string): Promise<ResetRequestAnswer> {
     await this.limited(caller, email, 'RESET_REQUEST', () => this.limits.startResetRequest(caller.ip, email));
-    if (this.delivery.resetTokens === 'response') {
-      try {
-        const grant = await this.auth.getResetPasswordToken(email);
-        await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
-        return grant;
-      } catch (error) {
-        if (error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED') {
-          await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', {
-            email,
-            reason: 'UNKNOWN_EMAIL',
-          });
-        }
-        throw error;
-      }
-    }
+    if (this.delivery.resetTokens === 'response') return this.issueResetInAnswer(caller, email);
+    const normalised = parseEmail(email);
+    this.background.run(caller.log, 'reset request', () => this.issueResetByEmail(caller, normalised));
+    return { email: normalised, resetToken: null };
+  }
+
+  /** Response delivery: the token, or EMAIL_NOT_REGISTERED, is the answer itself. */
+  private async issueResetInAnswer(caller: Caller, email: string): Promise<ResetRequestAnswer> {
     try {
       const grant = await this.auth.getResetPasswordToken(email);
       await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
-      const { resetUrlTemplate, resetTokenTtlSeconds } = this.delivery;
-      this.sendInBackground(
-        caller,
-        'reset',
-        resetEmail(grant.email, grant.resetToken, resetUrlTemplate, resetTokenTtlSeconds),
-      );
-      return { email: grant.email, resetToken: null };
+      return grant;
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED') {
+        await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email, reason: 'UNKNOWN_EMAIL' });
+      }
+      throw error;
+    }
+  }
+
+  /** Email delivery, after the answer: a token and its mail for a registered email, an event either way. */
+  private async issueResetByEmail(caller: Caller, email: string): Promise<void> {
+    let grant: ResetTokenGrant;
+    try {
+      grant = await this.auth.getResetPasswordToken(email);
     } catch (error) {
       if (!(error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED')) throw error;
       await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email, reason: 'UNKNOWN_EMAIL' });
-      return { email: normaliseEmail(email), resetToken: null };
+      return;
     }
+    await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
+    const { resetUrlTemplate, resetTokenTtlSeconds } = this.delivery;
+    this.sendInBackground(
+      caller,
+      'reset',
+      resetEmail(grant.email, grant.resetToken, resetUrlTemplate, resetTokenTtlSeconds),
+    );
   }
 
   /**
@@ -221,7 +259,10 @@ export class AuthGate {
     return this.securityLog.listForUser(session.user.id, limit);
   }
 
-  /** Runs a limit check; a refusal is recorded (RATE_LIMITED, with what was limited) and rethrown. */
+  /**
+   * Runs a limit check; a refusal is tallied (RATE_LIMITED, with what was limited) and rethrown. Tallying is
+   * synchronous and in memory, so a refusal stays as cheap as refusing should be (see SecurityLog.refused).
+   */
   private async limited<T>(
     caller: Caller,
     email: string,
@@ -233,11 +274,7 @@ export class AuthGate {
       return await check();
     } catch (error) {
       if (error instanceof AuthError && error.code === 'RATE_LIMITED') {
-        await this.securityLog.record(caller, 'RATE_LIMITED', {
-          email,
-          reason: what,
-          userId: userId ?? null,
-        });
+        this.securityLog.refused(caller, what, { email, userId: userId ?? null });
       }
       throw error;
     }
@@ -289,16 +326,25 @@ export class AuthGate {
       caller.log.error({ mail: what }, 'no mail server configured (SMTP_URL): email not sent');
       return;
     }
-    mailer.send(message).then(
-      () => caller.log.info({ mail: what }, 'email sent'),
-      (error: unknown) =>
-        caller.log.error(
-          {
-            mail: what,
-            error: { name: error instanceof Error ? error.name : 'Error', code: mailErrorCode(error) },
-          },
-          'email could not be sent',
-        ),
+    // An account kept from before emails had to be one mailbox may hold `x<victim@corp.example>` or a list: mail
+    // to it could reach someone else, so none is sent (the migration listed these accounts for the operator).
+    if (!isCanonicalMailbox(message.to)) {
+      caller.log.warn({ mail: what }, 'account email is not a single mailbox: email not sent');
+      return;
+    }
+    // Tracked as background work, so a shutdown waits for a mail already handed over instead of cutting it off.
+    this.background.run(caller.log, `${what} email`, () =>
+      mailer.send(message).then(
+        () => caller.log.info({ mail: what }, 'email sent'),
+        (error: unknown) =>
+          caller.log.error(
+            {
+              mail: what,
+              error: { name: error instanceof Error ? error.name : 'Error', code: mailErrorCode(error) },
+            },
+            'email could not be sent',
+          ),
+      ),
     );
   }
 }

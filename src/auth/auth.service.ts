@@ -10,9 +10,17 @@ import type { PasswordHasher } from './password';
 import { SessionRepository } from './session.repository';
 import type { SessionStore } from './session-store';
 import { generateToken, hashToken, isWellFormedToken } from './tokens';
+import { ResetTokenRepository } from './reset-token.repository';
 import { UserRepository } from './user.repository';
 
 const MS_PER_SECOND = 1000;
+
+/**
+ * The most reset tokens one account holds at once; a new one beyond it replaces the oldest. Twice the default
+ * per-account request cap (10 an hour, with tokens living an hour), so within the default limits no request can
+ * ever displace a token its owner holds; it bounds the table when limits are higher or off.
+ */
+export const MAX_LIVE_RESET_TOKENS = 20;
 
 /** What a client may know about a user: never a hash, token or session. */
 export interface PublicUser {
@@ -191,17 +199,19 @@ export class AuthService {
     const hashedPassword = await this.passwords.hash(newPassword);
     await this.em.fork().transactional(async (tx) => {
       // Conditional on the hash just checked: a reset or change that committed meanwhile wins, and this one fails.
+      // It is also the transaction's first write, so it takes the user's row lock before any token row, in the
+      // same order as a reset does: two transactions taking the two locks in opposite orders could deadlock.
       const replaced = await new UserRepository(tx).replacePasswordHash(
         userId,
         user.hashedPassword,
         hashedPassword,
         this.clock.now(),
-        // A reset token asked for before the change must not be able to overwrite the new password later.
-        { clearResetToken: true },
       );
       if (!replaced) {
         throw new AuthError('INVALID_CREDENTIALS', undefined, { reason: 'PASSWORD_CHANGED', userId });
       }
+      // A reset token asked for before the change must not be able to overwrite the new password later.
+      await new ResetTokenRepository(tx).deleteAllForUser(userId);
       await new SessionRepository(tx).deleteAllForUserExcept(userId, keepSessionId);
     });
     return toPublicUser(user);
@@ -239,7 +249,7 @@ export class AuthService {
   async removeExpired(batchSize: number): Promise<{ sessions: number; resetTokens: number }> {
     const now = this.clock.now();
     const sessions = await drain(() => this.sessions().deleteExpired(now, batchSize), batchSize);
-    const resetTokens = await drain(() => this.users().clearExpiredResetTokens(now, batchSize), batchSize);
+    const resetTokens = await drain(() => this.resetTokens().deleteExpired(now, batchSize), batchSize);
     return { sessions, resetTokens };
   }
 
@@ -292,18 +302,27 @@ export class AuthService {
   }
 
   /**
-   * Issues a fresh reset token for a registered email, valid for the configured time; a new request
-   * replaces any earlier token. Only the token's hash is stored.
+   * Issues a fresh reset token for a registered email, valid for the configured time. Earlier tokens stay valid
+   * until they expire or one of them is used: a request anyone can make for any email must not void the link its
+   * owner is about to click. The newest MAX_LIVE_RESET_TOKENS are kept. Only the token's hash is stored.
    * @throws AuthError BAD_USER_INPUT (malformed email), EMAIL_NOT_REGISTERED.
    */
   async getResetPasswordToken(rawEmail: string): Promise<ResetTokenGrant> {
     const email = parseEmail(rawEmail);
-    const users = this.users();
-    const user = await users.findByEmail(email);
+    const user = await this.users().findByEmail(email);
     if (user === null) throw new AuthError('EMAIL_NOT_REGISTERED');
     const resetToken = generateToken();
-    const expiresAt = addSeconds(this.clock.now(), this.lifetimes.resetTokenTtlSeconds);
-    await users.updateUser(user.id, { resetToken: hashToken(resetToken), resetTokenExpiresAt: expiresAt });
+    const now = this.clock.now();
+    const expiresAt = addSeconds(now, this.lifetimes.resetTokenTtlSeconds);
+    await this.em.fork().transactional(async (tx) => {
+      await new ResetTokenRepository(tx).issue(
+        user.id,
+        hashToken(resetToken),
+        now,
+        expiresAt,
+        MAX_LIVE_RESET_TOKENS,
+      );
+    });
     return { userId: user.id, email: user.email, resetToken };
   }
 
@@ -319,24 +338,21 @@ export class AuthService {
     if (!isWellFormedToken(resetToken)) throw new AuthError('INVALID_RESET_TOKEN');
     const tokenHash = hashToken(resetToken);
     const user = await this.findUser(rawEmail);
-    // Check before hashing so that guessing tokens cannot make us burn bcrypt time; the UPDATE below re-checks.
-    if (
-      user === null ||
-      user.resetToken !== tokenHash ||
-      user.resetTokenExpiresAt === null ||
-      user.resetTokenExpiresAt <= this.clock.now()
-    ) {
+    // Check before hashing so that guessing tokens cannot make us burn bcrypt time; the DELETE below re-checks.
+    if (user === null || !(await this.resetTokens().isLive(user.id, tokenHash, this.clock.now()))) {
       throw new AuthError('INVALID_RESET_TOKEN');
     }
     const hashedPassword = await this.passwords.hash(newPassword);
     await this.em.fork().transactional(async (tx) => {
-      const consumed = await new UserRepository(tx).consumeResetToken(
-        user.id,
-        tokenHash,
-        this.clock.now(),
-        hashedPassword,
-      );
-      if (!consumed) throw new AuthError('INVALID_RESET_TOKEN');
+      const now = this.clock.now();
+      // The user's row first: its lock makes a concurrent reset or change of this account wait for this one (and
+      // changePassword takes the same lock first, so the two never deadlock). Rolled back if the token is gone.
+      await new UserRepository(tx).setPasswordHash(user.id, hashedPassword, now);
+      const tokens = new ResetTokenRepository(tx);
+      // Of two requests racing with one token, the second finds it deleted once the first commits, and fails.
+      if (!(await tokens.consume(user.id, tokenHash, now))) throw new AuthError('INVALID_RESET_TOKEN');
+      // One reset ends them all: the other links in the owner's inbox must not reset the new password again.
+      await tokens.deleteAllForUser(user.id);
       await new SessionRepository(tx).deleteAllForUser(user.id);
     });
     return toPublicUser(user);
@@ -427,5 +443,9 @@ export class AuthService {
 
   private sessions(): SessionRepository {
     return new SessionRepository(this.em.fork());
+  }
+
+  private resetTokens(): ResetTokenRepository {
+    return new ResetTokenRepository(this.em.fork());
   }
 }

@@ -2,6 +2,7 @@
 import { AuthError } from '../errors';
 import { EMAIL_MAX_LENGTH } from '../entities/user.entity';
 import { isCommonPassword } from './common-passwords';
+import { parseMailbox } from './mailbox';
 
 /** bcrypt silently ignores bytes past 72, so a longer password would be only partly checked: refuse it instead. */
 export const PASSWORD_MAX_BYTES = 72;
@@ -22,46 +23,54 @@ export function normalisePassword(password: string): string {
 // Whitespace, C0/C1 controls and U+2028/2029 never belong in an address and are a classic header-injection tool.
 const FORBIDDEN_EMAIL_CHARS = /[\s\p{Cc}]/u;
 
-/** The form an email is stored and compared in: trimmed and lower-cased. */
+/** The trimmed, lower-cased form emails were stored in before they had to be one mailbox (see lookupEmail). */
 export function normaliseEmail(raw: string): string {
   return raw.trim().toLowerCase();
 }
 
-/** What is wrong with a normalised email, or null when it meets the policy. */
-function emailProblem(email: string): string | null {
-  if (email === '') return 'email must not be empty';
-  if ([...email].length > EMAIL_MAX_LENGTH) return `email must be at most ${EMAIL_MAX_LENGTH} characters`;
-  // An unpaired UTF-16 surrogate has no UTF-8 form: stored, it would become U+FFFD and collide with other input.
-  if (!email.isWellFormed()) return 'email must be valid Unicode text';
-  if (FORBIDDEN_EMAIL_CHARS.test(email)) return 'email must not contain spaces or control characters';
+/** Whether an email passed the policy accounts were registered under before mailboxes were parsed. */
+function isLegacyEmail(email: string): boolean {
+  if (email === '' || [...email].length > EMAIL_MAX_LENGTH) return false;
+  if (!email.isWellFormed() || FORBIDDEN_EMAIL_CHARS.test(email)) return false;
   const parts = email.split('@');
-  if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-    return 'email must have exactly one @ with a name before it and a domain after it';
-  }
-  return null;
+  return parts.length === 2 && parts[0] !== '' && parts[1] !== '';
 }
 
 /**
- * Normalises and checks an email for registration: at most 254 characters, exactly one `@`,
- * a non-empty local part and domain, no whitespace or control characters, well-formed Unicode.
+ * Checks an email for registration and reset requests, and returns its canonical form: exactly one RFC 5321
+ * mailbox (see mailbox.ts), NFC, lower-cased, its domain in IDNA ASCII form. Anything mail software could read as
+ * several addresses, a display name or a comment is refused, so an account always names one inbox, and lookalike
+ * spellings of one address are one account.
  * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
  */
 export function parseEmail(raw: string): string {
-  const email = normaliseEmail(raw);
-  const problem = emailProblem(email);
-  if (problem !== null) throw new AuthError('BAD_USER_INPUT', problem);
-  return email;
+  const mailbox = parseMailbox(raw);
+  if (!mailbox.ok) throw new AuthError('BAD_USER_INPUT', mailbox.problem);
+  return mailbox.address;
 }
 
 /**
- * The normalised email if it could belong to an account, else null. Lookups (login, reset) use it so that input
- * no account can have never reaches a query: that saves the query, and it keeps bytes such as NUL or lone
- * surrogates away from the database driver, which would cut the statement short or turn them into U+FFFD.
- * Every stored email passed parseEmail, so nothing that can log in is refused here.
+ * Whether an email is exactly one mailbox in its canonical form: what mail may be sent to. An account stored
+ * before mailboxes were parsed may hold something else (a migration lists those), and gets no mail.
+ */
+export function isCanonicalMailbox(email: string): boolean {
+  const mailbox = parseMailbox(email);
+  return mailbox.ok && mailbox.address === email;
+}
+
+/**
+ * The form to look an account up by, or null for input no account can have. Lookups (login, reset, limits, the
+ * security log) use it so that input no account can have never reaches a query: that saves the query, and it
+ * keeps bytes such as NUL or lone surrogates away from the database driver, which would cut the statement short or
+ * turn them into U+FFFD. A mailbox gives its canonical form, as registration stores it. Other input gives its old
+ * trimmed, lower-cased form if the old policy accepted it: accounts registered before the mailbox rule whose email
+ * is not one mailbox were kept as they were (the migration reports them), and their owners can still sign in.
  */
 export function lookupEmail(raw: string): string | null {
-  const email = normaliseEmail(raw);
-  return emailProblem(email) === null ? email : null;
+  const mailbox = parseMailbox(raw);
+  if (mailbox.ok) return mailbox.address;
+  const legacy = normaliseEmail(raw);
+  return isLegacyEmail(legacy) ? legacy : null;
 }
 
 /**

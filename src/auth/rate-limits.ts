@@ -1,15 +1,10 @@
 // Brute-force and spam limits (rate-limiter-flexible), keyed by client network and by account, for both transports.
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import {
-  RateLimiterMemory,
-  RateLimiterPostgres,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitConfig, WindowLimit } from '../config';
 import { AuthError } from '../errors';
+import { BoundedCounters } from './bounded-limiter';
 import { lookupEmail } from './input-policy';
 
 /** How long a run of failed logins is remembered after its first failure; then the count starts again. */
@@ -81,30 +76,42 @@ export interface LimitCounters {
   readonly loginBackoffSeconds: number;
   readonly registerPerIp: number;
   readonly resetRequestPerIp: number;
+  readonly resetRequestPerAccountAndIp: number;
   readonly resetRequestPerAccount: number;
 }
 
+/** The operations the limits use, which rate-limiter-flexible's store limiters and BoundedLimiter both offer. */
+interface Limiter {
+  consume(key: string, points?: number, options?: { customDuration?: number }): Promise<RateLimiterRes>;
+  penalty(key: string, points?: number): Promise<RateLimiterRes>;
+  reward(key: string, points?: number): Promise<RateLimiterRes>;
+  get(key: string): Promise<RateLimiterRes | null>;
+  delete(key: string): Promise<boolean>;
+}
+
 /**
- * Where the counters live. In memory they are per process, which is right for one instance on SQLite. With
- * several instances on PostgreSQL they must be shared, or each instance would grant the whole budget again:
- * they then live in the `rate_limits` table (created by a migration), through the ORM's own knex pool, or in
- * Redis when REDIS_URL names one (faster, and it expires keys itself).
+ * Where the counters live. In memory they are per process, which is right for one instance on SQLite, and
+ * bounded (BoundedCounters). With several instances on PostgreSQL they must be shared, or each instance would
+ * grant the whole budget again: they then live in the `rate_limits` table (created by a migration), through the
+ * ORM's own knex pool, or in Redis when REDIS_URL names one (faster, and it expires keys itself).
  */
 export type LimiterStore =
-  | { readonly kind: 'memory' }
+  | { readonly kind: 'memory'; readonly counters: BoundedCounters }
   | { readonly kind: 'postgres'; readonly knex: unknown; readonly tableName: string }
   | { readonly kind: 'redis'; readonly client: unknown; readonly keyPrefix: string };
 
-/** The in-memory store. */
-export const MEMORY_STORE: LimiterStore = { kind: 'memory' };
+/** An in-memory store holding at most `maxKeys` counters. */
+export function memoryStore(maxKeys: number): LimiterStore {
+  return { kind: 'memory', counters: new BoundedCounters(maxKeys) };
+}
 
 /** One limiter: `points` per `duration` seconds, in the given store, its keys prefixed so limiters share a table. */
 function limiter(
   store: LimiterStore,
   options: { keyPrefix: string; points: number; duration: number },
   sweeper = false,
-): RateLimiterAbstract {
-  if (store.kind === 'memory') return new RateLimiterMemory(options);
+): Limiter {
+  if (store.kind === 'memory') return store.counters.limiter(options);
   if (store.kind === 'redis') {
     // Several deployments may share one Redis: every key carries the deployment's prefix.
     return new RateLimiterRedis({
@@ -136,18 +143,19 @@ function limiter(
  * correct password or a completed reset ends it at once.
  */
 export class RateLimits {
-  private readonly loginPerIp: RateLimiterAbstract;
-  private readonly loginFailures: RateLimiterAbstract;
-  private readonly loginBackoff: RateLimiterAbstract;
-  private readonly registerPerIp: RateLimiterAbstract;
-  private readonly resetRequestPerIp: RateLimiterAbstract;
-  private readonly resetRequestPerAccount: RateLimiterAbstract;
+  private readonly loginPerIp: Limiter;
+  private readonly loginFailures: Limiter;
+  private readonly loginBackoff: Limiter;
+  private readonly registerPerIp: Limiter;
+  private readonly resetRequestPerIp: Limiter;
+  private readonly resetRequestPerAccountAndIp: Limiter;
+  private readonly resetRequestPerAccount: Limiter;
 
   constructor(
     private readonly config: RateLimitConfig,
-    store: LimiterStore = MEMORY_STORE,
+    private readonly store: LimiterStore = memoryStore(config.memoryMaxKeys),
   ) {
-    const window = (keyPrefix: string, limit: WindowLimit, sweeper = false): RateLimiterAbstract =>
+    const window = (keyPrefix: string, limit: WindowLimit, sweeper = false): Limiter =>
       limiter(store, { keyPrefix, points: limit.points, duration: limit.durationSeconds }, sweeper);
     this.loginPerIp = window('login-ip', config.loginPerIp, true);
     this.loginFailures = limiter(store, {
@@ -159,7 +167,13 @@ export class RateLimits {
     this.loginBackoff = limiter(store, { keyPrefix: 'login-backoff', points: 1, duration: 1 });
     this.registerPerIp = window('register-ip', config.registerPerIp);
     this.resetRequestPerIp = window('reset-ip', config.resetRequestPerIp);
+    this.resetRequestPerAccountAndIp = window('reset-account-ip', config.resetRequestPerAccountAndIp);
     this.resetRequestPerAccount = window('reset-account', config.resetRequestPerAccount);
+  }
+
+  /** Stops the in-memory store's sweep timer; the shared stores are closed by their owners. */
+  close(): void {
+    if (this.store.kind === 'memory') this.store.counters.close();
   }
 
   /** Whether limits apply at all (false with RATE_LIMIT=off). */
@@ -202,7 +216,10 @@ export class RateLimits {
     return {
       succeeded: () => this.clearLoginFailures(rawEmail),
       abandoned: async () => {
-        await this.loginFailures.reward(account);
+        const { consumedPoints } = await this.loginFailures.reward(account);
+        // Nothing left to remember: the counter goes rather than sit in memory (or a table) for a day. A burst
+        // refused by the bcrypt gate would otherwise leave one empty counter per email it tried.
+        if (consumedPoints <= 0) await this.loginFailures.delete(account);
         // This attempt took the gate, so the window is its doing; without an answer on the password it must not
         // make the owner wait.
         if (gated) await this.loginBackoff.delete(account);
@@ -231,19 +248,28 @@ export class RateLimits {
     await consume(this.registerPerIp, clientNetworkKey(ip));
   }
 
-  /** Counts one password-reset request from this client for this account, or throws RATE_LIMITED. */
+  /**
+   * Counts one password-reset request from this client for this account, or throws RATE_LIMITED. Three budgets,
+   * in this order: the client network's (any accounts); the account's from this network, which is all a stranger
+   * can spend on someone else's account, so the owner's own request from another network is not refused; and
+   * the account's from anywhere, a larger cap on the mail one inbox gets. A request refused by the second never
+   * reaches the third, so a stranger's refused requests cost the owner nothing.
+   */
   async startResetRequest(ip: string, rawEmail: string): Promise<void> {
     if (!this.enabled) return;
-    await consume(this.resetRequestPerIp, clientNetworkKey(ip));
+    const network = clientNetworkKey(ip);
+    await consume(this.resetRequestPerIp, network);
     const account = accountKey(rawEmail);
-    if (account !== null) await consume(this.resetRequestPerAccount, account);
+    if (account === null) return;
+    await consume(this.resetRequestPerAccountAndIp, `${account}:${network}`);
+    await consume(this.resetRequestPerAccount, account);
   }
 
   /** What each limit has counted for this client and account. */
   async counters(ip: string, rawEmail: string): Promise<LimitCounters> {
     const network = clientNetworkKey(ip);
     const account = accountKey(rawEmail) ?? '';
-    const points = async (limiter: RateLimiterAbstract, key: string): Promise<number> => {
+    const points = async (limiter: Limiter, key: string): Promise<number> => {
       const res = await limiter.get(key);
       return res === null || res.msBeforeNext <= 0 ? 0 : res.consumedPoints;
     };
@@ -255,6 +281,7 @@ export class RateLimits {
         backoff === null || backoff.msBeforeNext <= 0 ? 0 : Math.ceil(backoff.msBeforeNext / 1000),
       registerPerIp: await points(this.registerPerIp, network),
       resetRequestPerIp: await points(this.resetRequestPerIp, network),
+      resetRequestPerAccountAndIp: await points(this.resetRequestPerAccountAndIp, `${account}:${network}`),
       resetRequestPerAccount: await points(this.resetRequestPerAccount, account),
     };
   }
@@ -268,7 +295,7 @@ export class RateLimits {
 }
 
 /** Counts one point, turning the limiter's refusal (a RateLimiterRes, not an Error) into RATE_LIMITED. */
-async function consume(limiter: RateLimiterAbstract, key: string): Promise<void> {
+async function consume(limiter: Limiter, key: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (refusal) {

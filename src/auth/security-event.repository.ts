@@ -13,6 +13,15 @@ export class SecurityEventRepository extends SqlEntityRepository<SecurityEvent> 
     await this.em.persistAndFlush(new SecurityEvent(fields));
   }
 
+  /** Appends several events in one statement. */
+  async recordMany(rows: readonly Omit<SecurityEvent, 'id'>[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.em.insertMany(
+      SecurityEvent,
+      rows.map((fields) => new SecurityEvent(fields)),
+    );
+  }
+
   /** A user's most recent events, newest first. */
   listForUser(userId: number, limit: number): Promise<SecurityEvent[]> {
     return this.find({ userId }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit });

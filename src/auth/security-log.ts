@@ -1,14 +1,25 @@
-// The security event log: records what happens to accounts, shows users their own events, and ages them out.
+// The security event log: records what happens to accounts, tallies refusals, shows users their own events, ages them out.
 import type { FastifyBaseLogger } from 'fastify';
 import type { SqlEntityManager } from '@mikro-orm/knex';
+import { User } from '../entities/user.entity';
 import type { SecurityEvent, SecurityEventType } from '../entities/security-event.entity';
 import { errorForLog } from '../http/logging';
 import { drain } from './batches';
 import type { Clock } from './clock';
 import { lookupEmail } from './input-policy';
+import { clientNetworkKey } from './rate-limits';
 import { SecurityEventRepository } from './security-event.repository';
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
+
+/** How long refusals are tallied before their rows are written: one row per client and account per window. */
+export const REFUSAL_WINDOW_SECONDS = 60;
+
+/**
+ * Most distinct (limit, client network, account) tallies one window keeps. Past it, further refusals are counted
+ * in one tally per limit, so a spray of addresses or made-up emails costs bounded memory and rows.
+ */
+const MAX_REFUSAL_TALLIES = 1000;
 
 /** Who did something and from where, as the log records it. */
 export interface EventSource {
@@ -25,15 +36,47 @@ export interface EventSubject {
   readonly reason?: string | null;
 }
 
+/** Refusals of one limit for one client network (and account, when one was named) within one window. */
+interface RefusalTally {
+  readonly firstAt: Date;
+  readonly ip: string;
+  readonly userAgent: string | null;
+  readonly email: string | null;
+  readonly userId: number | null;
+  readonly reason: string;
+  count: number;
+}
+
+/** What the log needs besides the database: the clock and where its own failures are reported. */
+export interface SecurityLogOptions {
+  readonly clock: Clock;
+  /** The server's logger, for failures of work no request waits for (writing the refusal tallies). */
+  readonly log: FastifyBaseLogger;
+}
+
 /**
  * Appends security events and reads them back. Recording never fails a request: the action it records has already
- * happened, so a failed insert is logged as an error under the request id instead of being thrown.
+ * happened, so a failed insert is logged as an error instead of being thrown.
+ *
+ * Refusals (RATE_LIMITED) are different: a flood of them is exactly what an attacker sends, and a durable insert
+ * (an fsync on SQLite) per refusal would let refused requests slow everyone's logins and fill the disk. They are
+ * tallied in memory, O(1) and no I/O per refusal, and written once a window per client network and account with
+ * their count, off the answer path; the account's owner still sees that someone was refused on their account.
  */
 export class SecurityLog {
+  private tallies = new Map<string, RefusalTally>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly clock: Clock;
+  private readonly log: FastifyBaseLogger;
+
   constructor(
     private readonly em: SqlEntityManager,
-    private readonly clock: Clock,
-  ) {}
+    options: SecurityLogOptions,
+  ) {
+    this.clock = options.clock;
+    this.log = options.log;
+  }
 
   /** Appends one event. */
   async record(source: EventSource, type: SecurityEventType, subject: EventSubject = {}): Promise<void> {
@@ -42,14 +85,66 @@ export class SecurityLog {
         createdAt: this.clock.now(),
         type,
         userId: subject.userId ?? null,
-        email: subject.email === undefined || subject.email === null ? null : lookupEmail(subject.email),
+        email: storedEmail(subject.email),
         ip: source.ip,
         userAgent: source.userAgent,
         reason: subject.reason ?? null,
+        count: 1,
       });
     } catch (error) {
       source.log.error({ error: errorForLog(error), event: type }, 'could not record security event');
     }
+  }
+
+  /**
+   * Counts one refusal by the limit named `reason`, synchronously and without I/O; the window's tally is written
+   * later by `flush`. The first refusal of a window gives the row its time, address and user agent.
+   */
+  refused(source: EventSource, reason: string, subject: { email: string; userId?: number | null }): void {
+    const email = storedEmail(subject.email);
+    const userId = subject.userId ?? null;
+    let key = `${reason}\n${clientNetworkKey(source.ip)}\n${email ?? ''}\n${userId ?? ''}`;
+    let tally = this.tallies.get(key);
+    let overflow = false;
+    if (tally === undefined && this.tallies.size >= MAX_REFUSAL_TALLIES) {
+      // Full: every further refusal of this limit shares one tally, without a network or an account, so no
+      // number of addresses or made-up emails can make the map grow.
+      key = `${reason}\n*`;
+      tally = this.tallies.get(key);
+      overflow = true;
+    }
+    if (tally !== undefined) {
+      tally.count += 1;
+      return;
+    }
+    this.tallies.set(key, {
+      firstAt: this.clock.now(),
+      ip: source.ip,
+      userAgent: source.userAgent,
+      email: overflow ? null : email,
+      userId: overflow ? null : userId,
+      reason,
+      count: 1,
+    });
+  }
+
+  /** Writes the refusals tallied so far, one row each; failures are logged and the tallies dropped. */
+  flush(): Promise<void> {
+    // One flush at a time, in order, so tallies are never written twice or out of order.
+    this.flushing = this.flushing.then(() => this.writeTallies());
+    return this.flushing;
+  }
+
+  /** Starts writing the tallies once a window. The timer is unref'd: it never keeps the process alive. */
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), REFUSAL_WINDOW_SECONDS * 1000);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and writes what is tallied, so a shutdown loses no refusal; call before the database closes. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
   }
 
   /** A user's own most recent events, newest first. */
@@ -63,7 +158,45 @@ export class SecurityLog {
     return drain(() => this.repository().deleteOlderThan(before, batchSize), batchSize);
   }
 
+  private async writeTallies(): Promise<void> {
+    if (this.tallies.size === 0) return;
+    const tallies = [...this.tallies.values()];
+    this.tallies = new Map();
+    try {
+      const owners = await this.ownersOf(tallies);
+      await this.repository().recordMany(
+        tallies.map((tally) => ({
+          createdAt: tally.firstAt,
+          type: 'RATE_LIMITED' as const,
+          // Resolved here, once a window, rather than per refusal: the refused request never paid for a query.
+          userId: tally.userId ?? (tally.email === null ? null : (owners.get(tally.email) ?? null)),
+          email: tally.email,
+          ip: tally.ip,
+          userAgent: tally.userAgent,
+          reason: tally.reason,
+          count: tally.count,
+        })),
+      );
+    } catch (error) {
+      const refusals = tallies.reduce((sum, tally) => sum + tally.count, 0);
+      this.log.error({ error: errorForLog(error), refusals }, 'could not record refused requests');
+    }
+  }
+
+  /** The account id of each tallied email that has an account, in one query. */
+  private async ownersOf(tallies: readonly RefusalTally[]): Promise<Map<string, number>> {
+    const emails = [...new Set(tallies.flatMap((tally) => (tally.email === null ? [] : [tally.email])))];
+    if (emails.length === 0) return new Map();
+    const users = await this.em.fork().find(User, { email: { $in: emails } }, { fields: ['id', 'email'] });
+    return new Map(users.map((user) => [user.email, user.id]));
+  }
+
   private repository(): SecurityEventRepository {
     return new SecurityEventRepository(this.em.fork());
   }
+}
+
+/** The email as events store it: normalised, and only when an account could have it. */
+function storedEmail(email: string | null | undefined): string | null {
+  return email === undefined || email === null ? null : lookupEmail(email);
 }

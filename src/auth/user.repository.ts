@@ -63,27 +63,16 @@ export class UserRepository extends SqlEntityRepository<User> {
   }
 
   /**
-   * Sets a new password hash if, and only if, the reset token still belongs to this user and has not expired,
-   * clearing the token in the same statement. One conditional UPDATE makes the token single-use even when two
-   * requests race with it: the database lets exactly one of them change the row.
-   * @returns whether the token was consumed.
+   * Sets a new password hash unconditionally. The reset transaction runs it first: the UPDATE locks the user's row,
+   * so a concurrent reset or change of the same account waits for this transaction instead of interleaving.
    */
-  async consumeResetToken(
-    userId: number,
-    tokenHash: string,
-    now: Date,
-    hashedPassword: string,
-  ): Promise<boolean> {
-    const changed = await this.nativeUpdate(
-      { id: userId, resetToken: tokenHash, resetTokenExpiresAt: { $gt: now } },
-      { hashedPassword, resetToken: null, resetTokenExpiresAt: null, updatedAt: now },
-    );
-    return changed === 1;
+  async setPasswordHash(userId: number, hashedPassword: string, now: Date): Promise<void> {
+    await this.nativeUpdate({ id: userId }, { hashedPassword, updatedAt: now });
   }
 
   /**
    * Replaces a password hash only if it is still `expected`: a rehash at login must never undo a reset or a change
-   * that committed while the login was checking the old password. A change also clears any pending reset token.
+   * that committed while the login was checking the old password.
    * @returns whether the hash was replaced.
    */
   async replacePasswordHash(
@@ -91,24 +80,12 @@ export class UserRepository extends SqlEntityRepository<User> {
     expected: string,
     hashedPassword: string,
     now: Date,
-    options: { clearResetToken: boolean } = { clearResetToken: false },
   ): Promise<boolean> {
-    const resetToken = options.clearResetToken ? { resetToken: null, resetTokenExpiresAt: null } : {};
     const changed = await this.nativeUpdate(
       { id: userId, hashedPassword: expected },
-      { hashedPassword, updatedAt: now, ...resetToken },
+      { hashedPassword, updatedAt: now },
     );
     return changed === 1;
-  }
-
-  /** Clears up to `limit` reset tokens that expired before `now`; returns how many. */
-  async clearExpiredResetTokens(now: Date, limit: number): Promise<number> {
-    const expired = await this.find({ resetTokenExpiresAt: { $lte: now } }, { fields: ['id'], limit });
-    if (expired.length === 0) return 0;
-    return this.nativeUpdate(
-      { id: { $in: expired.map((user) => user.id) } },
-      { resetToken: null, resetTokenExpiresAt: null },
-    );
   }
 
   private assertFields(fields: UserFields, purpose: 'query' | 'update'): void {

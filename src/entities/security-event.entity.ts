@@ -59,6 +59,13 @@ export class SecurityEvent {
   @Property({ type: 'string', length: 40, nullable: true })
   reason: string | null;
 
+  /**
+   * How many times it happened: 1 for everything but refusals, which are recorded once a window per client and
+   * account with their count (createdAt is the first of them), so a flood of refused requests writes one row.
+   */
+  @Property({ type: 'integer', default: 1 })
+  count: number;
+
   constructor(fields: Omit<SecurityEvent, 'id'>) {
     this.createdAt = fields.createdAt;
     this.type = fields.type;
@@ -67,5 +74,6 @@ export class SecurityEvent {
     this.ip = fields.ip;
     this.userAgent = fields.userAgent;
     this.reason = fields.reason;
+    this.count = fields.count;
   }
 }

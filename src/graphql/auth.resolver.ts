@@ -62,7 +62,7 @@ export class AuthResolver {
     @Args(() => CredentialsArgs) { email, password }: CredentialsArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<UserType> {
-    const session = await this.gate.login(ctx.caller, email, password);
+    const session = await this.gate.login(ctx.caller, email, password, ctx.sessionToken());
     ctx.startSession(session);
     return session.user;
   }
@@ -165,7 +165,7 @@ export class AuthResolver {
       throw new AuthError('BAD_USER_INPUT', `limit must be between 1 and ${SECURITY_EVENTS_MAX}`);
     }
     const events = await this.gate.securityEvents(await signedIn(ctx), limit);
-    return events.map(({ id, createdAt, type, email, ip, userAgent, reason }) => ({
+    return events.map(({ id, createdAt, type, email, ip, userAgent, reason, count }) => ({
       id,
       createdAt,
       type,
@@ -173,6 +173,7 @@ export class AuthResolver {
       ip,
       userAgent,
       reason,
+      count,
     }));
   }
 }

@@ -11,6 +11,8 @@ export interface GraphQLContext {
   readonly requestId: string;
   /** Who is calling, for the rate limits. */
   readonly caller: Caller;
+  /** The session cookie's value as the client sent it, if any (a login ends the session it names). */
+  sessionToken(): string | undefined;
   /** The caller's valid session, or null; looked up on first use only. */
   session(): Promise<ValidSession | null>;
   /** Hands a new session to the client (the same session_id cookie as POST /sessions). */

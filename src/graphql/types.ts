@@ -106,6 +106,13 @@ export class SecurityEventType {
 
   @Field(() => String, { nullable: true, description: 'Why a failure failed, such as WRONG_PASSWORD.' })
   reason!: string | null;
+
+  @Field(() => Int, {
+    description:
+      'How many times it happened: 1, except for RATE_LIMITED, which is recorded once a minute per client ' +
+      'network and account with the number of refused requests (createdAt is the first of them).',
+  })
+  count!: number;
 }
 
 /** Arguments of changePassword. */

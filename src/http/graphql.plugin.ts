@@ -122,6 +122,7 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLEndp
           log: request.log,
           requestId: request.id,
           caller: callerOf(request),
+          sessionToken: () => sessions.token(request),
           session: () => sessions.current(request, reply),
           startSession: (session) => sessions.started(reply, session),
           endSession: async () => {

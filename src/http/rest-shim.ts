@@ -34,7 +34,7 @@ export function registerRestShim(app: FastifyInstance, gate: AuthGate, sessions:
   app.post('/sessions', async (request, reply) => {
     const email = stringField(request, 'email');
     const password = stringField(request, 'password');
-    const session = await gate.login(callerOf(request), email, password);
+    const session = await gate.login(callerOf(request), email, password, sessions.token(request));
     sessions.started(reply, session);
     return { email: session.user.email, message: 'logged in' };
   });

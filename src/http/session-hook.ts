@@ -34,6 +34,11 @@ export class HttpSessions {
     return request.authSession;
   }
 
+  /** The session cookie's value as this request sent it, unchecked; undefined without one. */
+  token(request: FastifyRequest): string | undefined {
+    return readSessionCookie(request.headers.cookie);
+  }
+
   /** Sends the cookie of a session just created by a login. */
   started(reply: FastifyReply, session: NewSession): void {
     reply.header('set-cookie', sessionCookie(session.token, session.maxAgeSeconds, this.cookieSecure));
@@ -41,7 +46,7 @@ export class HttpSessions {
 
   /** Ends this request's session, if it has a valid one; returns whether one ended. */
   async end(request: FastifyRequest): Promise<boolean> {
-    const ended = await this.gate.logout(callerOf(request), readSessionCookie(request.headers.cookie));
+    const ended = await this.gate.logout(callerOf(request), this.token(request));
     request.authSession = Promise.resolve(null);
     return ended;
   }

@@ -4,6 +4,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 
 /** One plain-text message. */
 export interface MailMessage {
+  /** Exactly one mailbox (an account's canonical email), never an address list. */
   readonly to: string;
   readonly subject: string;
   readonly text: string;
@@ -38,7 +39,15 @@ export class SmtpMailer implements Mailer {
   }
 
   async send(message: MailMessage): Promise<void> {
-    await this.transport.sendMail({ from: this.from, ...message });
+    // The recipient goes as an address object, never as a string: nodemailer parses a string as an address list,
+    // with display names, groups and comments, so `x<victim@corp.example>` would be delivered to the victim.
+    // Given an object it uses the address as it is. (Account emails are single mailboxes anyway: see mailbox.ts.)
+    await this.transport.sendMail({
+      from: this.from,
+      to: { name: '', address: message.to },
+      subject: message.subject,
+      text: message.text,
+    });
   }
 
   close(): void {

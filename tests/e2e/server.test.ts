@@ -200,7 +200,8 @@ it('migrates a fresh database with `node dist/src/migrate.js`, and finds nothing
   };
   expect(run()).toEqual({
     status: 0,
-    stderr: 'applied Migration20261127063929, Migration20261127094330\n',
+    stderr:
+      'applied Migration20261127063929, Migration20261127094330, Migration20261203100000, Migration20261203110000\n',
   });
   expect(run()).toEqual({ status: 0, stderr: 'no pending migrations\n' });
 });

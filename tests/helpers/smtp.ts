@@ -1,6 +1,6 @@
 // A real SMTP server on 127.0.0.1 for tests: keeps every message it accepts, parsed, and can refuse on request.
 import type { AddressInfo } from 'node:net';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 
 /** How long waitForMessages waits by default: local delivery takes milliseconds, so seconds mean it never came. */
@@ -156,6 +156,15 @@ export class SmtpSink {
     return `smtp://127.0.0.1:${this.port}`;
   }
 
+  /** The environment of an app that sends reset tokens by email through this sink, with an https reset link. */
+  get emailDelivery(): Record<string, string> {
+    return {
+      RESET_TOKEN_DELIVERY: 'email',
+      SMTP_URL: this.url,
+      RESET_URL_TEMPLATE: 'https://app.example.test/reset?token={token}',
+    };
+  }
+
   /** Accepted messages with this recipient in their envelope. */
   messagesTo(address: string): ReceivedMessage[] {
     return this.messages.filter((message) => message.envelopeTo.includes(address));
@@ -200,4 +209,14 @@ export class SmtpSink {
     if (messages.length === 0) return 'none';
     return messages.map((m) => `"${m.subject}" to ${m.envelopeTo.join(', ')}`).join('; ');
   }
+}
+
+/** The addresses of a parsed address header (To, From), each with its display name. */
+export function addressesOf(
+  header: AddressObject | AddressObject[] | undefined,
+): { address?: string; name: string }[] {
+  if (header === undefined) return [];
+  return (Array.isArray(header) ? header : [header]).flatMap((object) =>
+    object.value.map(({ address, name }) => ({ address, name })),
+  );
 }

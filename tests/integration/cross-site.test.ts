@@ -135,6 +135,7 @@ const UNSAFE_ROUTES: readonly UnsafeRoute[] = [
           const control = await sendForm(mailApp, 'POST', '/reset_password', { email });
           expect(control.json()).toEqual({ email, message: 'reset email sent' });
           await sink.waitForMessagesTo(email, 1);
+          await mailApp.settled();
           expect(sink.messagesTo(email).length).toBe(1);
         },
       };

@@ -1,6 +1,7 @@
 // GraphQL hardening through the real app: depth, aliases, tokens, auth mutations per operation, batching, exposure.
 import { Lexer, Source, TokenKind } from 'graphql';
 import type { LightMyRequestResponse } from 'fastify';
+import { dropAccountTables } from '../helpers/faults';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { errorCodes, graphql, type GraphQLAnswer } from '../helpers/graphql';
 import { sendForm } from '../helpers/http';
@@ -457,8 +458,7 @@ describe('no stack traces in any environment', () => {
       expect(rest.statusCode).toBe(401);
 
       // Then a fault: the tables disappear under a running login.
-      await target.orm.em.getConnection().execute('drop table sessions');
-      await target.orm.em.getConnection().execute('drop table users');
+      await dropAccountTables(target);
       const internal = await graphql(
         target,
         `mutation { login(email: "${email}", password: "x1234567") { id } }`,

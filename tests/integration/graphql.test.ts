@@ -1,4 +1,5 @@
 // The GraphQL API through the real app: every operation, every error code, the session cookie, CSRF and error hiding.
+import { dropAccountTables } from '../helpers/faults';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import {
   errorCodes,
@@ -285,8 +286,7 @@ describe('unexpected failures', () => {
     const broken = await createTestApp();
     try {
       // Simulate a database fault the code does not expect: the users table disappears.
-      await broken.orm.em.getConnection().execute('drop table sessions');
-      await broken.orm.em.getConnection().execute('drop table users');
+      await dropAccountTables(broken);
       const password = 'secret-password-77';
       const answer = await graphql(broken, LOGIN, { email: 'x@example.com', password });
       expect(answer.errors).toEqual([

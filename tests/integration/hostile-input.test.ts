@@ -846,6 +846,7 @@ interface DatabaseState {
   readonly users: number;
   readonly userRows: string;
   readonly sessionRows: string;
+  readonly resetTokenRows: string;
   readonly orphanSessions: number;
 }
 
@@ -857,7 +858,10 @@ async function databaseState(app: TestApp): Promise<DatabaseState> {
       .map((value) => (value === null ? '-' : JSON.stringify(value)))
       .join('|');
   const users = await connection.execute<Record<string, unknown>[]>(
-    'select id, email, hashed_password, reset_token, reset_token_expires_at, updated_at from users order by id',
+    'select id, email, hashed_password, updated_at from users order by id',
+  );
+  const resetTokens = await connection.execute<Record<string, unknown>[]>(
+    'select id, user_id, token_hash, expires_at from password_reset_tokens order by id',
   );
   const sessions = await connection.execute<Record<string, unknown>[]>(
     'select id, user_id, token_hash, expires_at, last_seen_at from sessions order by id',
@@ -869,6 +873,7 @@ async function databaseState(app: TestApp): Promise<DatabaseState> {
     users: users.length,
     userRows: users.map(line).join('\n'),
     sessionRows: sessions.map(line).join('\n'),
+    resetTokenRows: resetTokens.map(line).join('\n'),
     orphanSessions: Number(orphans[0]?.n),
   };
 }
@@ -1104,6 +1109,7 @@ async function attack(target: Target, template: HostileRequest): Promise<void> {
     if (!outcome.succeeded) {
       expect(after.userRows).toBe(before.userRows);
       expect(after.sessionRows).toBe(before.sessionRows);
+      expect(after.resetTokenRows).toBe(before.resetTokenRows);
     }
   } catch (error) {
     if (error instanceof Error) {

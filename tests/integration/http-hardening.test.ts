@@ -2,6 +2,7 @@
 import bcrypt from 'bcrypt';
 import { connect, type AddressInfo } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
+import { dropAccountTables } from '../helpers/faults';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { graphql, LOGIN, PROFILE } from '../helpers/graphql';
 import { sendEmpty, sendForm, sendJson } from '../helpers/http';
@@ -51,8 +52,7 @@ function linesOf(app: TestApp, reqId: string): LogLine[] {
 /** An app whose users and sessions tables are gone: every query fails as a fault would. */
 async function brokenApp(): Promise<TestApp> {
   const broken = await createTestApp();
-  await broken.orm.em.getConnection().execute('drop table sessions');
-  await broken.orm.em.getConnection().execute('drop table users');
+  await dropAccountTables(broken);
   return broken;
 }
 

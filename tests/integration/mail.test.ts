@@ -1,12 +1,11 @@
 // Email delivery through the real app and a real SMTP server: reset links, password notices and mail failures.
 import { createServer, type AddressInfo } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
-import type { AddressObject } from 'mailparser';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { errorCodes, graphql, REQUEST_RESET, RESET } from '../helpers/graphql';
 import { sendForm } from '../helpers/http';
 import { NEW_PASSWORD, PASSWORD, signedInUser, uniqueEmail } from '../helpers/factories';
-import { pollUntil, SmtpSink, type ReceivedMessage } from '../helpers/smtp';
+import { addressesOf, pollUntil, SmtpSink, type ReceivedMessage } from '../helpers/smtp';
 
 const MAIL_FROM_ADDRESS = 'auth@mail.example.test';
 const MAIL_FROM = `Auth Service <${MAIL_FROM_ADDRESS}>`;
@@ -65,16 +64,6 @@ function requestIdOf(response: LightMyRequestResponse): string {
   const id = response.headers['x-request-id'];
   if (typeof id !== 'string') throw new Error('no x-request-id header');
   return id;
-}
-
-/** The addresses (and display names) of a parsed To or From header. */
-function addressesOf(
-  header: AddressObject | AddressObject[] | undefined,
-): { address?: string; name: string }[] {
-  if (header === undefined) return [];
-  return (Array.isArray(header) ? header : [header]).flatMap((object) =>
-    object.value.map(({ address, name }) => ({ address, name })),
-  );
 }
 
 /** The reset link in a reset email, and the token inside it. */

@@ -7,6 +7,14 @@ import { initOrm, openDatabase, type OpenedDatabase, type Orm } from '../../src/
 
 const INITIAL_MIGRATION = 'Migration20261127063929';
 const ACCOUNT_SECURITY_MIGRATION = 'Migration20261127094330';
+const RESET_TOKENS_MIGRATION = 'Migration20261203100000';
+const MAILBOX_MIGRATION = 'Migration20261203110000';
+const EVERY_MIGRATION = [
+  INITIAL_MIGRATION,
+  ACCOUNT_SECURITY_MIGRATION,
+  RESET_TOKENS_MIGRATION,
+  MAILBOX_MIGRATION,
+];
 
 let directory: string;
 let databaseFile: string;
@@ -39,7 +47,7 @@ describe('openDatabase on a SQLite file', () => {
   it('creates a fresh file and applies the initial migration', async () => {
     expect(existsSync(databaseFile)).toBe(false);
     const { appliedMigrations } = await open();
-    expect(appliedMigrations).toEqual([INITIAL_MIGRATION, ACCOUNT_SECURITY_MIGRATION]);
+    expect(appliedMigrations).toEqual(EVERY_MIGRATION);
     expect(existsSync(databaseFile)).toBe(true);
   });
 
@@ -56,10 +64,9 @@ describe('openDatabase on a SQLite file', () => {
   });
 
   it.each([
-    [
-      'users',
-      ['id', 'email', 'hashed_password', 'reset_token', 'reset_token_expires_at', 'created_at', 'updated_at'],
-    ],
+    ['users', ['id', 'email', 'hashed_password', 'created_at', 'updated_at']],
+    ['password_reset_tokens', ['id', 'user_id', 'token_hash', 'created_at', 'expires_at']],
+    ['nonconforming_emails', ['user_id', 'email', 'problem', 'found_at']],
     [
       'sessions',
       [
@@ -74,25 +81,26 @@ describe('openDatabase on a SQLite file', () => {
         'last_seen_at',
       ],
     ],
-    ['security_events', ['id', 'created_at', 'type', 'user_id', 'email', 'ip', 'user_agent', 'reason']],
+    [
+      'security_events',
+      ['id', 'created_at', 'type', 'user_id', 'email', 'ip', 'user_agent', 'reason', 'count'],
+    ],
   ])('gives the %s table the snake_case columns of the spec', async (table, columns) => {
     const { orm } = await open();
     const rows = await query<{ name: string }>(orm, `pragma table_info(${table})`);
     expect(rows.map((row) => row.name)).toEqual(columns);
   });
 
-  it('makes only the reset token columns of users nullable', async () => {
+  it('makes no column of users nullable', async () => {
     const { orm } = await open();
     const rows = await query<{ name: string; notnull: number }>(orm, 'pragma table_info(users)');
-    expect(rows.filter((row) => row.notnull === 0).map((row) => row.name)).toEqual([
-      'reset_token',
-      'reset_token_expires_at',
-    ]);
+    expect(rows.filter((row) => row.notnull === 0).map((row) => row.name)).toEqual([]);
   });
 
   it.each([
     ['users', 'email'],
     ['sessions', 'token_hash'],
+    ['password_reset_tokens', 'token_hash'],
   ])('keeps %s.%s unique', async (table, column) => {
     const { orm } = await open();
     const indexes = await query<{ name: string; unique: number }>(orm, `pragma index_list(${table})`);
@@ -141,9 +149,9 @@ describe('openDatabase on a SQLite file', () => {
       );
     }
 
-    expect((await old.getMigrator().up()).map((migration) => migration.name)).toEqual([
-      ACCOUNT_SECURITY_MIGRATION,
-    ]);
+    expect((await old.getMigrator().up()).map((migration) => migration.name)).toEqual(
+      EVERY_MIGRATION.slice(1),
+    );
     const rows = await query<{ id: number; public_id: string; token_hash: string; user_agent: null }>(
       old,
       'select id, public_id, token_hash, user_agent from sessions order by id',
@@ -164,5 +172,82 @@ describe('openDatabase on a SQLite file', () => {
     ).rejects.toThrow(/UNIQUE/);
     await query(old, 'delete from users where id = 1');
     expect(await query(old, 'select id from sessions')).toEqual([]);
+  });
+
+  it('keeps a reset token outstanding at the upgrade, usable until its expiry, in the new table', async () => {
+    const config = loadConfig({ DATABASE_URL: databaseFile, NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const old = await initOrm(config);
+    opened.push(old);
+    await old.getMigrator().up({ to: ACCOUNT_SECURITY_MIGRATION });
+    const now = Date.now();
+    await query(
+      old,
+      'insert into users (id, email, hashed_password, reset_token, reset_token_expires_at, created_at, updated_at) ' +
+        `values (1, 'a@example.com', 'x', '${'a'.repeat(64)}', ${now + 60_000}, ${now - 1000}, ${now}), ` +
+        `(2, 'b@example.com', 'x', null, null, ${now}, ${now})`,
+    );
+    expect((await old.getMigrator().up()).map((migration) => migration.name)).toEqual([
+      RESET_TOKENS_MIGRATION,
+      MAILBOX_MIGRATION,
+    ]);
+    expect(
+      await query(old, 'select user_id, token_hash, created_at, expires_at from password_reset_tokens'),
+    ).toEqual([{ user_id: 1, token_hash: 'a'.repeat(64), created_at: now, expires_at: now + 60_000 }]);
+    await query(old, 'delete from users where id = 1');
+    expect(await query(old, 'select id from password_reset_tokens')).toEqual([]);
+  });
+
+  it('brings stored emails to their canonical mailbox and lists those it cannot, changing nothing else', async () => {
+    const config = loadConfig({ DATABASE_URL: databaseFile, NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const old = await initOrm(config);
+    opened.push(old);
+    await old.getMigrator().up({ to: RESET_TOKENS_MIGRATION });
+    const stored = [
+      'plain@example.com',
+      // Decomposed accent (NFD): the canonical form is composed (NFC).
+      'jose\u0301@example.com',
+      // A Unicode domain: the canonical form is its IDNA A-label.
+      'anna@bücher.example',
+      // Needless quotes.
+      '"quoted"@example.com',
+      // Not one mailbox: a display name around the victim's address, a list, a comment.
+      'x<victim@corp.example>',
+      'victim@corp.example,x',
+      'victim@corp.example(x)',
+      // A lookalike of an account above: it would become plain@example.com, which is taken.
+      '"plain"@example.com',
+    ];
+    const now = Date.now();
+    for (const [index, email] of stored.entries()) {
+      await old.em
+        .getConnection()
+        .execute(
+          'insert into users (id, email, hashed_password, created_at, updated_at) values (?, ?, ?, ?, ?)',
+          [index + 1, email, 'x', now, now],
+        );
+    }
+    await old.getMigrator().up();
+    expect(await query(old, 'select id, email from users order by id')).toEqual([
+      { id: 1, email: 'plain@example.com' },
+      { id: 2, email: 'jos\u00e9@example.com' },
+      { id: 3, email: 'anna@xn--bcher-kva.example' },
+      { id: 4, email: 'quoted@example.com' },
+      { id: 5, email: 'x<victim@corp.example>' },
+      { id: 6, email: 'victim@corp.example,x' },
+      { id: 7, email: 'victim@corp.example(x)' },
+      { id: 8, email: '"plain"@example.com' },
+    ]);
+    const listed = await query<{ user_id: number; email: string; problem: string }>(
+      old,
+      'select user_id, email, problem from nonconforming_emails order by user_id',
+    );
+    expect(listed.map((row) => [row.user_id, row.email])).toEqual([
+      [5, 'x<victim@corp.example>'],
+      [6, 'victim@corp.example,x'],
+      [7, 'victim@corp.example(x)'],
+      [8, '"plain"@example.com'],
+    ]);
+    expect(listed[3]?.problem).toBe('same mailbox as account 1');
+    for (const row of listed.slice(0, 3)) expect(row.problem).toMatch(/^email /);
   });
 });

@@ -365,6 +365,7 @@ describe('changePassword under the login limits (RATE_LIMIT=on)', () => {
     loginBackoffSeconds: 0,
     registerPerIp: 0,
     resetRequestPerIp: 0,
+    resetRequestPerAccountAndIp: 0,
     resetRequestPerAccount: 0,
   };
 

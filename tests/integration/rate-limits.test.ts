@@ -53,6 +53,7 @@ const NO_COUNTS: LimitCounters = {
   loginBackoffSeconds: 0,
   registerPerIp: 0,
   resetRequestPerIp: 0,
+  resetRequestPerAccountAndIp: 0,
   resetRequestPerAccount: 0,
 };
 
@@ -406,7 +407,7 @@ describe('registration: 5 per 10 minutes per client network', () => {
   });
 });
 
-describe('password-reset requests: 3 a minute per client network, 3 an hour per account', () => {
+describe('password-reset requests: 3 a minute per client network, 3 an hour per account and network, 10 an hour per account', () => {
   it.each(TRANSPORTS)(
     '%s: the 4th request from one client network is refused for 60 s, whichever accounts it names',
     async (via) => {
@@ -421,21 +422,57 @@ describe('password-reset requests: 3 a minute per client network, 3 an hour per 
   );
 
   it.each(TRANSPORTS)(
-    '%s: the 4th request for one account is refused for an hour, from any client network, in any case',
+    '%s: a stranger gets 3 an hour for one account, and the owner from another network is still served',
     async (via) => {
       const app = await limitedApp();
       const email = await account(app);
-      const spellings = [email, email.toUpperCase(), ` ${email} `, email];
-      const ips = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'];
-      const outcomes = await inSequence(4, (i) => requestReset(app, via, spellings[i], { ip: ips[i] }));
-      expect(outcomes).toEqual([OK, OK, OK, limited(3600)]);
-      expect(await app.limits.counters('192.0.2.4', email)).toEqual({
+      const stranger = { ip: '192.0.2.1' };
+      const spellings = [email, email.toUpperCase(), ` ${email} `];
+      expect(await inSequence(3, (i) => requestReset(app, via, spellings[i], stranger))).toEqual(
+        times(3, OK),
+      );
+      // A minute on, the stranger's client budget is back but not its budget for this account.
+      advanceMs(60_000);
+      expect(await requestReset(app, via, email, stranger)).toEqual(limited(3540));
+      expect(await app.limits.counters(stranger.ip, email)).toEqual({
         ...NO_COUNTS,
         resetRequestPerIp: 1,
-        resetRequestPerAccount: 4,
+        resetRequestPerAccountAndIp: 4,
+        // Refused before the account's own cap: a stranger's refused requests cost the owner nothing.
+        resetRequestPerAccount: 3,
+      });
+      expect(await requestReset(app, via, email, { ip: OTHER_CLIENT })).toEqual(OK);
+    },
+  );
+
+  it.each(TRANSPORTS)(
+    '%s: the 11th request for one account within an hour is refused, whichever networks sent them',
+    async (via) => {
+      const app = await limitedApp();
+      const email = await account(app);
+      const ip = (i: number): string => `192.0.2.${i + 1}`;
+      const outcomes = await inSequence(11, (i) => requestReset(app, via, email, { ip: ip(i) }));
+      expect(outcomes).toEqual([...times(10, OK), limited(3600)]);
+      expect(await app.limits.counters(ip(10), email)).toEqual({
+        ...NO_COUNTS,
+        resetRequestPerIp: 1,
+        resetRequestPerAccountAndIp: 1,
+        resetRequestPerAccount: 11,
       });
     },
   );
+
+  it('counts one IPv6 /64 as one network for the per-account budget', async () => {
+    const app = await limitedApp();
+    const email = await account(app);
+    const outcomes = await inSequence(4, (i) =>
+      requestReset(app, alternating(i), email, { ip: `2001:db8:1:2::${i + 1}` }),
+    );
+    expect(outcomes).toEqual([OK, OK, OK, limited(60)]);
+    advanceMs(60_000);
+    expect(await requestReset(app, 'REST', email, { ip: '2001:db8:1:2::99' })).toEqual(limited(3540));
+    expect(await requestReset(app, 'REST', email, { ip: '2001:db8:1:3::1' })).toEqual(OK);
+  });
 
   it('REST and GraphQL share the per-client budget: 2 REST and 1 GraphQL, then both refuse', async () => {
     const app = await limitedApp();
@@ -450,16 +487,20 @@ describe('password-reset requests: 3 a minute per client network, 3 an hour per 
     expect(outcomes).toEqual([OK, OK, OK, limited(60), limited(60)]);
   });
 
-  it('REST and GraphQL share the per-account budget: 1 REST and 2 GraphQL, then both refuse', async () => {
+  it('REST and GraphQL share the per-account budget: 5 REST and 5 GraphQL, then both refuse', async () => {
     const app = await limitedApp();
     const email = await account(app);
-    const outcomes = [
-      await requestReset(app, 'REST', email, { ip: '192.0.2.1' }),
-      await requestReset(app, 'GraphQL', email, { ip: '192.0.2.2' }),
-      await requestReset(app, 'GraphQL', email, { ip: '192.0.2.3' }),
-      await requestReset(app, 'REST', email, { ip: '192.0.2.4' }),
-      await requestReset(app, 'GraphQL', email, { ip: '192.0.2.5' }),
-    ];
+    const outcomes = await inSequence(12, (i) =>
+      requestReset(app, alternating(i), email, { ip: `192.0.2.${i + 1}` }),
+    );
+    expect(outcomes).toEqual([...times(10, OK), limited(3600), limited(3600)]);
+  });
+
+  it('REST and GraphQL share the per-account-and-network budget: 2 REST and 1 GraphQL, then both refuse', async () => {
+    const app = await limitedApp({ RATE_LIMIT_RESET_PER_IP: '100/1m' });
+    const email = await account(app);
+    const vias: Transport[] = ['REST', 'GraphQL', 'REST', 'GraphQL', 'REST'];
+    const outcomes = await inSequence(5, (i) => requestReset(app, vias[i], email));
     expect(outcomes).toEqual([OK, OK, OK, limited(3600), limited(3600)]);
   });
 
@@ -482,8 +523,8 @@ describe('password-reset requests: 3 a minute per client network, 3 an hour per 
     },
   );
 
-  it('renews the per-client budget after a minute and the per-account budget after an hour', async () => {
-    const app = await limitedApp();
+  it('renews the per-client budget after a minute and the per-account budgets after an hour', async () => {
+    const app = await limitedApp({ RATE_LIMIT_RESET_PER_ACCOUNT: '4/1h' });
     const email = await account(app);
     expect(await inSequence(3, (i) => requestReset(app, alternating(i), email))).toEqual(times(3, OK));
     expect(await requestReset(app, 'REST', await account(app))).toEqual(limited(60));
@@ -491,11 +532,14 @@ describe('password-reset requests: 3 a minute per client network, 3 an hour per 
     expect(await requestReset(app, 'GraphQL', await account(app))).toEqual(limited(1));
     advanceMs(999);
     expect(await requestReset(app, 'GraphQL', await account(app))).toEqual(OK);
+    // This network's budget for the account is spent; another network has the account's last one.
     expect(await requestReset(app, 'REST', email)).toEqual(limited(3540));
+    expect(await requestReset(app, 'GraphQL', email, { ip: OTHER_CLIENT })).toEqual(OK);
+    expect(await requestReset(app, 'GraphQL', email, { ip: '192.0.2.77' })).toEqual(limited(3540));
     advanceMs(3_539_000);
-    expect(await requestReset(app, 'GraphQL', email, { ip: OTHER_CLIENT })).toEqual(limited(1));
+    expect(await requestReset(app, 'GraphQL', email, { ip: '192.0.2.77' })).toEqual(limited(1));
     advanceMs(1_000);
-    expect(await requestReset(app, 'REST', email, { ip: OTHER_CLIENT })).toEqual(OK);
+    expect(await requestReset(app, 'REST', email)).toEqual(OK);
   });
 });
 
@@ -545,6 +589,26 @@ describe('login: 30 a minute per client network', () => {
     expect(await login(app, 'REST', email, PASSWORD)).toEqual(limited(1));
     advanceMs(1_000);
     expect(await login(app, 'GraphQL', email, PASSWORD)).toEqual(OK);
+  });
+});
+
+describe('in-process counters (SQLite): bounded by RATE_LIMIT_MEMORY_MAX_KEYS', () => {
+  it('holds at most that many counters: a spray of made-up emails makes it forget the oldest, never refuse more', async () => {
+    // On SQLite always: that is where the counters live in memory (PostgreSQL keeps them in its table).
+    const app = await limitedApp({
+      DATABASE_URL: ':memory:',
+      RATE_LIMIT_MEMORY_MAX_KEYS: '100',
+      RATE_LIMIT_LOGIN_PER_IP: '1000/1m',
+    });
+    const email = await account(app);
+    await inSequence(4, () => login(app, 'REST', email, WRONG_PASSWORD));
+    expect((await app.limits.counters(CLIENT, email)).loginFailures).toBe(4);
+    // 150 more emails, each a counter of its own: the account's four failures are the least recently used.
+    const spray = await inSequence(150, () => login(app, 'REST', uniqueEmail('spray'), WRONG_PASSWORD));
+    expect(spray).toEqual(times(150, INVALID_CREDENTIALS));
+    expect((await app.limits.counters(CLIENT, email)).loginFailures).toBe(0);
+    // Forgetting lets one run of failures start over; it never refuses the owner.
+    expect(await login(app, 'REST', email, PASSWORD)).toEqual(OK);
   });
 });
 
@@ -729,6 +793,7 @@ describe('login back-off per account', () => {
         loginFailures: 5,
         loginBackoffSeconds: 60,
         resetRequestPerIp: 1,
+        resetRequestPerAccountAndIp: 1,
         resetRequestPerAccount: 1,
       });
       expect(await login(app, via, email, PASSWORD)).toEqual(limited(60));
@@ -737,6 +802,7 @@ describe('login back-off per account', () => {
         ...NO_COUNTS,
         loginPerIp: 6,
         resetRequestPerIp: 1,
+        resetRequestPerAccountAndIp: 1,
         resetRequestPerAccount: 1,
       });
       expect(await login(app, via, email, NEW_PASSWORD)).toEqual(OK);
@@ -781,6 +847,7 @@ describe('GraphQL aliases', () => {
     expect(await app.limits.counters(CLIENT, email)).toEqual({
       ...NO_COUNTS,
       resetRequestPerIp: 4,
+      resetRequestPerAccountAndIp: 3,
       resetRequestPerAccount: 3,
     });
   });

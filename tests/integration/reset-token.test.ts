@@ -1,8 +1,10 @@
-// Reset tokens: bcrypt runs only for a token that can succeed, and the conditional UPDATE alone refuses any other.
+// Reset tokens: bcrypt runs only for a token that can succeed, the conditional DELETE alone refuses any other, and
+// an account may hold several at once.
 import { AuthError } from '../../src/errors';
 import type { PublicUser } from '../../src/auth/auth.service';
 import { generateToken, hashToken } from '../../src/auth/tokens';
-import { UserRepository } from '../../src/auth/user.repository';
+import { MAX_LIVE_RESET_TOKENS } from '../../src/auth/auth.service';
+import { ResetTokenRepository } from '../../src/auth/reset-token.repository';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
 
@@ -17,11 +19,8 @@ interface TokenHolder {
 }
 
 let app: TestApp;
-/** A bcrypt hash of NEW_PASSWORD at the test cost, for calling consumeResetToken directly. */
-let newPasswordHash: string;
 beforeAll(async () => {
   app = await createTestApp();
-  newPasswordHash = await app.passwords.hash(NEW_PASSWORD);
 });
 afterAll(async () => {
   await app.close();
@@ -83,10 +82,10 @@ describe('updatePassword', () => {
   });
 });
 
-describe('UserRepository.consumeResetToken, without the pre-checks of updatePassword', () => {
-  /** One conditional UPDATE, in a unit of work of its own, setting NEW_PASSWORD when it succeeds. */
+describe('ResetTokenRepository.consume, without the pre-checks of updatePassword', () => {
+  /** One conditional DELETE, in a unit of work of its own. */
   function consume(userId: number, tokenHash: string, now: Date): Promise<boolean> {
-    return new UserRepository(app.orm.em.fork()).consumeResetToken(userId, tokenHash, now, newPasswordHash);
+    return new ResetTokenRepository(app.orm.em.fork()).consume(userId, tokenHash, now);
   }
 
   it.each([
@@ -96,32 +95,61 @@ describe('UserRepository.consumeResetToken, without the pre-checks of updatePass
     const { user, resetToken } = await tokenHolder();
     const issuedAt = app.clock.now();
     expect(await consume(user.id, hashToken(resetToken), secondsAfter(issuedAt, secondsLater))).toBe(false);
-    expect(await app.auth.validLogin(user.email, PASSWORD)).toBe(true);
     expect(await consume(user.id, hashToken(resetToken), issuedAt)).toBe(true);
   });
 
-  it("is false for one user's token hash with another user's id, and changes neither password", async () => {
+  it("is false for one user's token hash with another user's id, and leaves both tokens usable", async () => {
     const owner = await tokenHolder();
     const other = await tokenHolder();
     const now = app.clock.now();
     expect(await consume(other.user.id, hashToken(owner.resetToken), now)).toBe(false);
-    expect(await app.auth.validLogin(owner.user.email, PASSWORD)).toBe(true);
-    expect(await app.auth.validLogin(other.user.email, PASSWORD)).toBe(true);
     expect(await consume(owner.user.id, hashToken(owner.resetToken), now)).toBe(true);
+    expect(await consume(other.user.id, hashToken(other.resetToken), now)).toBe(true);
   });
 
-  it('is false for a hash that is not the token hash, and the password stays', async () => {
+  it('is false for a hash that is not the token hash', async () => {
     const { user } = await tokenHolder();
     expect(await consume(user.id, hashToken(generateToken()), app.clock.now())).toBe(false);
-    expect(await app.auth.validLogin(user.email, PASSWORD)).toBe(true);
   });
 
-  it('is true exactly once for the right token hash, and sets the new password', async () => {
+  it('is true exactly once for the right token hash', async () => {
     const { user, resetToken } = await tokenHolder();
     const now = app.clock.now();
     expect(await consume(user.id, hashToken(resetToken), now)).toBe(true);
     expect(await consume(user.id, hashToken(resetToken), now)).toBe(false);
-    expect(await app.auth.validLogin(user.email, PASSWORD)).toBe(false);
+  });
+});
+
+describe('several outstanding tokens', () => {
+  it('keeps an earlier token valid when another is issued, and one reset ends them all', async () => {
+    const { user, resetToken: first } = await tokenHolder();
+    const { resetToken: second } = await app.auth.getResetPasswordToken(user.email);
+    expect(second).not.toBe(first);
+    await expect(app.auth.updatePassword(user.email, first, NEW_PASSWORD)).resolves.toEqual(user);
+    await expect(app.auth.updatePassword(user.email, second, PASSWORD)).rejects.toMatchObject({
+      code: 'INVALID_RESET_TOKEN',
+    });
     expect(await app.auth.validLogin(user.email, NEW_PASSWORD)).toBe(true);
+  });
+
+  it(`keeps only the newest ${MAX_LIVE_RESET_TOKENS} tokens of an account`, async () => {
+    const { user, resetToken: oldest } = await tokenHolder();
+    const tokens = [oldest];
+    for (let i = 1; i <= MAX_LIVE_RESET_TOKENS; i += 1) {
+      tokens.push((await app.auth.getResetPasswordToken(user.email)).resetToken);
+    }
+    const live = new ResetTokenRepository(app.orm.em.fork());
+    const now = app.clock.now();
+    expect(await live.isLive(user.id, hashToken(oldest), now)).toBe(false);
+    for (const token of tokens.slice(1)) expect(await live.isLive(user.id, hashToken(token), now)).toBe(true);
+  });
+
+  it('ends every outstanding token when the password is changed', async () => {
+    const { user, resetToken } = await tokenHolder();
+    const session = await app.auth.login(user.email, PASSWORD);
+    await app.auth.changePassword(user.id, PASSWORD, NEW_PASSWORD, session.sessionId);
+    await expect(app.auth.updatePassword(user.email, resetToken, PASSWORD)).rejects.toMatchObject({
+      code: 'INVALID_RESET_TOKEN',
+    });
   });
 });

@@ -63,8 +63,6 @@ describe('addUser', () => {
     expect(user.id).toBeGreaterThan(0);
     expect(user.email).toBe(email);
     expect(user.hashedPassword).toBe(HASH);
-    expect(user.resetToken).toBeNull();
-    expect(user.resetTokenExpiresAt).toBeNull();
 
     const reread = await freshRepository().findUserBy({ id: user.id });
     expect(reread.email).toBe(email);
@@ -140,20 +138,17 @@ describe('updateUser', () => {
   it('saves the changes to the database and returns the changed user', async () => {
     const user = await savedUser();
     const newEmail = uniqueEmail('renamed');
-    const expiresAt = new Date(app.clock.now().getTime() + 3600 * 1000);
     const updated = await freshRepository().updateUser(user.id, {
       email: newEmail,
-      resetToken: 'a'.repeat(64),
-      resetTokenExpiresAt: expiresAt,
+      hashedPassword: OTHER_HASH,
     });
     expect(updated.id).toBe(user.id);
     expect(updated.email).toBe(newEmail);
 
     const reread = await freshRepository().findUserBy({ id: user.id });
     expect(reread.email).toBe(newEmail);
-    expect(reread.resetToken).toBe('a'.repeat(64));
-    expect(reread.resetTokenExpiresAt).toEqual(expiresAt);
-    expect(reread.hashedPassword).toBe(HASH);
+    expect(reread.hashedPassword).toBe(OTHER_HASH);
+    expect(reread.createdAt).toEqual(user.createdAt);
   });
 
   it('writes nothing when a change names an unknown field, not even the valid changes beside it', async () => {
