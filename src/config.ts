@@ -305,8 +305,9 @@ const envSchema = z.object({
   // Per account from anywhere: bounds the mail one inbox receives, roomy enough that strangers must come from
   // several networks at once to block its owner.
   RATE_LIMIT_RESET_PER_ACCOUNT: windowLimit.default({ points: 10, durationSeconds: SECONDS_PER_HOUR }),
-  // About 200 bytes a counter: the default bounds the in-process limiter near 10 MB however many keys are tried.
-  RATE_LIMIT_MEMORY_MAX_KEYS: integer(100, 10_000_000).default(50_000),
+  // About 200 bytes a counter: the default bounds the in-process limiter near 20 MB however many keys are tried.
+  // Split four ways (client networks and accounts, each fresh and held: see BoundedCounters).
+  RATE_LIMIT_MEMORY_MAX_KEYS: integer(100, 10_000_000).default(100_000),
   GRAPHQL_INTROSPECTION: boolean.optional(),
   PLAYGROUND: boolean.optional(),
   // Deprecated: the name from when /graphql served Apollo's landing page; PLAYGROUND wins when both are set.

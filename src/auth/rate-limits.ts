@@ -91,27 +91,46 @@ interface Limiter {
 
 /**
  * Where the counters live. In memory they are per process, which is right for one instance on SQLite, and
- * bounded (BoundedCounters). With several instances on PostgreSQL they must be shared, or each instance would
+ * bounded (BoundedCounters): the counters keyed by client network and those keyed by account are two families with
+ * a cap each, so that no number of cheap per-network keys (a malformed registration costs a client nothing but its
+ * network's budget) can push out an account's failures, back-off or reset count. With several instances on PostgreSQL they must be shared, or each instance would
  * grant the whole budget again: they then live in the `rate_limits` table (created by a migration), through the
  * ORM's own knex pool, or in Redis when REDIS_URL names one (faster, and it expires keys itself).
  */
 export type LimiterStore =
-  | { readonly kind: 'memory'; readonly counters: BoundedCounters }
+  | { readonly kind: 'memory'; readonly byNetwork: BoundedCounters; readonly byAccount: BoundedCounters }
   | { readonly kind: 'postgres'; readonly knex: unknown; readonly tableName: string }
   | { readonly kind: 'redis'; readonly client: unknown; readonly keyPrefix: string };
 
-/** An in-memory store holding at most `maxKeys` counters. */
+/** An in-memory store holding at most `maxKeys` counters: half for client networks, half for accounts. */
 export function memoryStore(maxKeys: number): LimiterStore {
-  return { kind: 'memory', counters: new BoundedCounters(maxKeys) };
+  const half = Math.max(Math.floor(maxKeys / 2), 2);
+  return { kind: 'memory', byNetwork: new BoundedCounters(half), byAccount: new BoundedCounters(half) };
+}
+
+/** What a limiter's keys name: which family of in-memory counters it counts in. */
+type KeyedBy = 'network' | 'account';
+
+/** A limiter's shape: `points` per `duration` seconds under `keyPrefix`, and what its keys name. */
+interface LimiterOptions {
+  readonly keyPrefix: string;
+  readonly points: number;
+  readonly duration: number;
+  readonly keyedBy: KeyedBy;
+  /** In memory, the points at which a key is held out of reach of one-off keys (see BoundedCounters). */
+  readonly holdAt?: number;
 }
 
 /** One limiter: `points` per `duration` seconds, in the given store, its keys prefixed so limiters share a table. */
 function limiter(
   store: LimiterStore,
-  options: { keyPrefix: string; points: number; duration: number },
+  { keyedBy, holdAt, ...options }: LimiterOptions,
   sweeper = false,
 ): Limiter {
-  if (store.kind === 'memory') return store.counters.limiter(options);
+  if (store.kind === 'memory') {
+    const counters = keyedBy === 'network' ? store.byNetwork : store.byAccount;
+    return counters.limiter(holdAt === undefined ? options : { ...options, holdAt });
+  }
   if (store.kind === 'redis') {
     // Several deployments may share one Redis: every key carries the deployment's prefix.
     return new RateLimiterRedis({
@@ -155,25 +174,41 @@ export class RateLimits {
     private readonly config: RateLimitConfig,
     private readonly store: LimiterStore = memoryStore(config.memoryMaxKeys),
   ) {
-    const window = (keyPrefix: string, limit: WindowLimit, sweeper = false): Limiter =>
-      limiter(store, { keyPrefix, points: limit.points, duration: limit.durationSeconds }, sweeper);
-    this.loginPerIp = window('login-ip', config.loginPerIp, true);
+    const window = (keyPrefix: string, keyedBy: KeyedBy, limit: WindowLimit, sweeper = false): Limiter =>
+      limiter(store, { keyPrefix, keyedBy, points: limit.points, duration: limit.durationSeconds }, sweeper);
+    this.loginPerIp = window('login-ip', 'network', config.loginPerIp, true);
     this.loginFailures = limiter(store, {
       keyPrefix: 'login-failures',
+      keyedBy: 'account',
       points: config.loginFailuresBeforeBackoff,
       duration: LOGIN_FAILURE_MEMORY_SECONDS,
     });
-    // The back-off gate: one point per window, the window's length given at each consume (customDuration).
-    this.loginBackoff = limiter(store, { keyPrefix: 'login-backoff', points: 1, duration: 1 });
-    this.registerPerIp = window('register-ip', config.registerPerIp);
-    this.resetRequestPerIp = window('reset-ip', config.resetRequestPerIp);
-    this.resetRequestPerAccountAndIp = window('reset-account-ip', config.resetRequestPerAccountAndIp);
-    this.resetRequestPerAccount = window('reset-account', config.resetRequestPerAccount);
+    // The back-off gate: one point per window, the window's length given at each consume (customDuration). In
+    // memory it is held from its first point: a running back-off is exactly what a spray would try to erase.
+    this.loginBackoff = limiter(store, {
+      keyPrefix: 'login-backoff',
+      keyedBy: 'account',
+      points: 1,
+      duration: 1,
+      holdAt: 1,
+    });
+    this.registerPerIp = window('register-ip', 'network', config.registerPerIp);
+    this.resetRequestPerIp = window('reset-ip', 'network', config.resetRequestPerIp);
+    // Keyed by account and network together, but it guards an account: it counts with the accounts.
+    this.resetRequestPerAccountAndIp = window(
+      'reset-account-ip',
+      'account',
+      config.resetRequestPerAccountAndIp,
+    );
+    this.resetRequestPerAccount = window('reset-account', 'account', config.resetRequestPerAccount);
   }
 
   /** Stops the in-memory store's sweep timer; the shared stores are closed by their owners. */
   close(): void {
-    if (this.store.kind === 'memory') this.store.counters.close();
+    if (this.store.kind === 'memory') {
+      this.store.byNetwork.close();
+      this.store.byAccount.close();
+    }
   }
 
   /** Whether limits apply at all (false with RATE_LIMIT=off). */

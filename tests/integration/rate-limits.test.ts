@@ -593,21 +593,60 @@ describe('login: 30 a minute per client network', () => {
 });
 
 describe('in-process counters (SQLite): bounded by RATE_LIMIT_MEMORY_MAX_KEYS', () => {
-  it('holds at most that many counters: a spray of made-up emails makes it forget the oldest, never refuse more', async () => {
-    // On SQLite always: that is where the counters live in memory (PostgreSQL keeps them in its table).
-    const app = await limitedApp({
+  // On SQLite always: that is where the counters live in memory (PostgreSQL keeps them in its table).
+  // 400 in all: 200 for networks and 200 for accounts, each 100 fresh and 100 held.
+  const bounded = (): Promise<TestApp> =>
+    limitedApp({
       DATABASE_URL: ':memory:',
-      RATE_LIMIT_MEMORY_MAX_KEYS: '100',
-      RATE_LIMIT_LOGIN_PER_IP: '1000/1m',
+      RATE_LIMIT_MEMORY_MAX_KEYS: '400',
+      RATE_LIMIT_LOGIN_PER_IP: '100000/1m',
+      RATE_LIMIT_REGISTER_PER_IP: '1/1m',
     });
+
+  it('a spray of made-up emails never erases an account’s failures or its back-off', async () => {
+    const app = await bounded();
     const email = await account(app);
-    await inSequence(4, () => login(app, 'REST', email, WRONG_PASSWORD));
-    expect((await app.limits.counters(CLIENT, email)).loginFailures).toBe(4);
-    // 150 more emails, each a counter of its own: the account's four failures are the least recently used.
-    const spray = await inSequence(150, () => login(app, 'REST', uniqueEmail('spray'), WRONG_PASSWORD));
-    expect(spray).toEqual(times(150, INVALID_CREDENTIALS));
+    await inSequence(5, () => login(app, 'REST', email, WRONG_PASSWORD));
+    expect(await app.limits.counters(CLIENT, email)).toMatchObject({
+      loginFailures: 5,
+      loginBackoffSeconds: 1,
+    });
+    // 300 more emails, each tried once (three times the fresh half): one-off counters only push out one-off ones.
+    const spray = await inSequence(300, () => login(app, 'REST', uniqueEmail('spray'), WRONG_PASSWORD));
+    expect(spray).toEqual(times(300, INVALID_CREDENTIALS));
+    expect(await app.limits.counters(CLIENT, email)).toMatchObject({
+      loginFailures: 5,
+      loginBackoffSeconds: 1,
+    });
+    expect(await login(app, 'REST', email, WRONG_PASSWORD)).toEqual(limited(1));
+  });
+
+  it('a spray of networks with malformed registrations never erases an account’s counters', async () => {
+    const app = await bounded();
+    const email = await account(app);
+    await inSequence(2, () => login(app, 'REST', email, WRONG_PASSWORD));
+    await inSequence(2, () => requestReset(app, 'REST', email));
+    // Each /64 of 1,000 spends its registration budget twice on an email no account can have: two counts on each
+    // of 1,000 network keys, far past the whole cap, and all in the networks' family.
+    for (let i = 0; i < 1000; i += 1) {
+      const ip = `2001:db8:${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}::1`;
+      await request(app, 'POST', '/users', { email: 'not an email', password: PASSWORD }, { ip });
+      await request(app, 'POST', '/users', { email: 'not an email', password: PASSWORD }, { ip });
+    }
+    expect(await app.limits.counters(CLIENT, email)).toMatchObject({
+      loginFailures: 2,
+      resetRequestPerAccountAndIp: 2,
+      resetRequestPerAccount: 2,
+    });
+  });
+
+  it('holds at most that many counters: what it forgets is one-off keys, and forgetting never refuses anyone', async () => {
+    const app = await bounded();
+    const email = await account(app);
+    await login(app, 'REST', email, WRONG_PASSWORD);
+    // An account seen once is a one-off key like any other: 150 newer ones push it out of the fresh half.
+    await inSequence(150, () => login(app, 'REST', uniqueEmail('spray'), WRONG_PASSWORD));
     expect((await app.limits.counters(CLIENT, email)).loginFailures).toBe(0);
-    // Forgetting lets one run of failures start over; it never refuses the owner.
     expect(await login(app, 'REST', email, PASSWORD)).toEqual(OK);
   });
 });

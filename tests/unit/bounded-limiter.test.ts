@@ -73,24 +73,49 @@ describe('BoundedLimiter', () => {
 });
 
 describe('BoundedCounters', () => {
-  it('never holds more than maxKeys counters, forgetting the least recently used first', async () => {
-    const limiter = bounded(3).limiter({ keyPrefix: 'k', points: 5, duration: 3600 });
+  it('never holds more than maxKeys counters, forgetting the least recently used one-off key first', async () => {
+    // 6 in all: 3 fresh (counted once) and 3 held (counted twice or more).
+    const limiter = bounded(6).limiter({ keyPrefix: 'k', points: 5, duration: 3600 });
     await limiter.consume('a');
     await limiter.consume('b');
     await limiter.consume('c');
-    // Using "a" again makes "b" the least recently used.
-    await limiter.consume('a');
     await limiter.consume('d');
     expect(counters?.size).toBe(3);
-    expect(await limiter.get('b')).toBeNull();
-    expect((await limiter.get('a'))?.consumedPoints).toBe(2);
+    expect(await limiter.get('a')).toBeNull();
     for (let i = 0; i < 1000; i += 1) await limiter.consume(`spray-${i}`);
     expect(counters?.size).toBe(3);
   });
 
+  it('holds a key counted twice out of reach of one-off keys; only other held keys push it out', async () => {
+    const limiter = bounded(6).limiter({ keyPrefix: 'k', points: 5, duration: 3600 });
+    await limiter.consume('victim');
+    await limiter.consume('victim');
+    for (let i = 0; i < 1000; i += 1) await limiter.consume(`spray-${i}`);
+    expect((await limiter.get('victim'))?.consumedPoints).toBe(2);
+    // Three other keys counted twice fill the held half; the least recently used of the held goes.
+    for (const key of ['x', 'y', 'z']) {
+      await limiter.consume(key);
+      await limiter.consume(key);
+    }
+    expect(await limiter.get('victim')).toBeNull();
+    expect((await limiter.get('x'))?.consumedPoints).toBe(2);
+    // x, y and z each left the fresh half when they moved: two spray keys are left there.
+    expect(counters?.size).toBe(5);
+  });
+
+  it('holds a key from its first point when its limiter says so (the back-off gate)', async () => {
+    const store = bounded(6);
+    const gate = store.limiter({ keyPrefix: 'gate', points: 1, duration: 300, holdAt: 1 });
+    const other = store.limiter({ keyPrefix: 'k', points: 5, duration: 3600 });
+    await gate.consume('victim');
+    for (let i = 0; i < 1000; i += 1) await other.consume(`spray-${i}`);
+    expect((await gate.get('victim'))?.consumedPoints).toBe(1);
+  });
+
   it('gives the memory back: a minute after their windows end, the counters are swept out', async () => {
-    const limiter = bounded(10_000).limiter({ keyPrefix: 'k', points: 5, duration: 30 });
+    const limiter = bounded(20_000).limiter({ keyPrefix: 'k', points: 5, duration: 30 });
     for (let i = 0; i < 5000; i += 1) await limiter.consume(`burst-${i}`);
+    for (let i = 0; i < 3000; i += 1) await limiter.consume(`burst-${i}`);
     expect(counters?.size).toBe(5000);
     jest.advanceTimersByTime(60_000);
     expect(counters?.size).toBe(0);

@@ -31,7 +31,7 @@ const DEFAULTS: Config = {
     resetRequestPerIp: { points: 3, durationSeconds: 60 },
     resetRequestPerAccountAndIp: { points: 3, durationSeconds: 3600 },
     resetRequestPerAccount: { points: 10, durationSeconds: 3600 },
-    memoryMaxKeys: 50_000,
+    memoryMaxKeys: 100_000,
   },
   redisUrl: null,
   redisKeyPrefix: 'auth',
