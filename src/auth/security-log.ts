@@ -16,10 +16,17 @@ const MS_PER_DAY = 24 * 60 * 60 * 1000;
 export const REFUSAL_WINDOW_SECONDS = 60;
 
 /**
- * Most distinct (limit, client network, account) tallies one window keeps. Past it, further refusals are counted
- * in one tally per limit, so a spray of addresses or made-up emails costs bounded memory and rows.
+ * Most distinct (limit, client network, account) tallies one batch holds. A full batch is written at once and a new
+ * one started, so a burst of refusals naming many accounts still shows each targeted owner their refusals.
  */
 const MAX_REFUSAL_TALLIES = 1000;
+
+/**
+ * Most batches written early in one window. Past them (a spray of made-up emails: 5,000 distinct ones a minute),
+ * further refusals are tallied per limit and client network without the email, and past MAX_REFUSAL_TALLIES
+ * networks per limit alone: rows and memory stay bounded however many addresses or emails a flood uses.
+ */
+const MAX_EARLY_BATCHES = 4;
 
 /** Who did something and from where, as the log records it. */
 export interface EventSource {
@@ -39,7 +46,8 @@ export interface EventSubject {
 /** Refusals of one limit for one client network (and account, when one was named) within one window. */
 interface RefusalTally {
   readonly firstAt: Date;
-  readonly ip: string;
+  /** The first refused request's address; null for the tally of a limit's refusals from too many networks. */
+  readonly ip: string | null;
   readonly userAgent: string | null;
   readonly email: string | null;
   readonly userId: number | null;
@@ -61,10 +69,16 @@ export interface SecurityLogOptions {
  * Refusals (RATE_LIMITED) are different: a flood of them is exactly what an attacker sends, and a durable insert
  * (an fsync on SQLite) per refusal would let refused requests slow everyone's logins and fill the disk. They are
  * tallied in memory, O(1) and no I/O per refusal, and written once a window per client network and account with
- * their count, off the answer path; the account's owner still sees that someone was refused on their account.
+ * their count, off the answer path; the account's owner still sees that someone was refused on their account, up
+ * to MAX_EARLY_BATCHES full batches a window (past them a spray is tallied without emails: see `refused`).
  */
 export class SecurityLog {
+  /** This batch's tallies per (limit, client network, account). */
   private tallies = new Map<string, RefusalTally>();
+  /** This window's tallies past the early batches: per (limit, client network), then per limit. */
+  private overflow = new Map<string, RefusalTally>();
+  /** Batches written early (full) in this window. */
+  private earlyBatches = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly clock: Clock;
@@ -103,41 +117,48 @@ export class SecurityLog {
   refused(source: EventSource, reason: string, subject: { email: string; userId?: number | null }): void {
     const email = storedEmail(subject.email);
     const userId = subject.userId ?? null;
-    let key = `${reason}\n${clientNetworkKey(source.ip)}\n${email ?? ''}\n${userId ?? ''}`;
-    let tally = this.tallies.get(key);
-    let overflow = false;
-    if (tally === undefined && this.tallies.size >= MAX_REFUSAL_TALLIES) {
-      // Full: every further refusal of this limit shares one tally, without a network or an account, so no
-      // number of addresses or made-up emails can make the map grow.
-      key = `${reason}\n*`;
-      tally = this.tallies.get(key);
-      overflow = true;
+    const network = clientNetworkKey(source.ip);
+    const key = `${reason}\n${network}\n${email ?? ''}\n${userId ?? ''}`;
+    if (this.count(key)) return;
+    if (this.tallies.size >= MAX_REFUSAL_TALLIES && this.earlyBatches < MAX_EARLY_BATCHES) {
+      // Full: written now rather than collapsed, so the accounts named in it keep their own rows.
+      this.earlyBatches += 1;
+      void this.flush();
     }
-    if (tally !== undefined) {
-      tally.count += 1;
+    if (this.tallies.size < MAX_REFUSAL_TALLIES) {
+      this.tallies.set(key, this.tally(source, reason, email, userId));
       return;
     }
-    this.tallies.set(key, {
-      firstAt: this.clock.now(),
-      ip: source.ip,
-      userAgent: source.userAgent,
-      email: overflow ? null : email,
-      userId: overflow ? null : userId,
-      reason,
-      count: 1,
-    });
+    // Still full after the early batches: this window's spray is counted per network, then per limit, without
+    // the email (and past the networks' cap without an address either, rather than under the first one seen).
+    const byNetwork = `${reason}\n${network}\n*`;
+    if (this.count(byNetwork)) return;
+    if (this.overflow.size < MAX_REFUSAL_TALLIES) {
+      this.overflow.set(byNetwork, this.tally(source, reason, null, null));
+      return;
+    }
+    const byLimit = `${reason}\n*`;
+    if (!this.count(byLimit))
+      this.overflow.set(byLimit, { ...this.tally(source, reason, null, null), ip: null });
   }
 
   /** Writes the refusals tallied so far, one row each; failures are logged and the tallies dropped. */
   flush(): Promise<void> {
-    // One flush at a time, in order, so tallies are never written twice or out of order.
-    this.flushing = this.flushing.then(() => this.writeTallies());
+    // Taken now, synchronously, so refusals arriving during the write start a new batch instead of joining one
+    // already being written; one write at a time, in order, so batches are never written twice or out of order.
+    const batch = [...this.tallies.values(), ...this.overflow.values()];
+    this.tallies = new Map();
+    this.overflow = new Map();
+    if (batch.length > 0) this.flushing = this.flushing.then(() => this.writeTallies(batch));
     return this.flushing;
   }
 
   /** Starts writing the tallies once a window. The timer is unref'd: it never keeps the process alive. */
   start(): void {
-    this.timer = setInterval(() => void this.flush(), REFUSAL_WINDOW_SECONDS * 1000);
+    this.timer = setInterval(() => {
+      this.earlyBatches = 0;
+      void this.flush();
+    }, REFUSAL_WINDOW_SECONDS * 1000);
     this.timer.unref();
   }
 
@@ -158,10 +179,33 @@ export class SecurityLog {
     return drain(() => this.repository().deleteOlderThan(before, batchSize), batchSize);
   }
 
-  private async writeTallies(): Promise<void> {
-    if (this.tallies.size === 0) return;
-    const tallies = [...this.tallies.values()];
-    this.tallies = new Map();
+  /** Adds one to the tally under `key` in this window, if there is one; returns whether there was. */
+  private count(key: string): boolean {
+    const tally = this.tallies.get(key) ?? this.overflow.get(key);
+    if (tally === undefined) return false;
+    tally.count += 1;
+    return true;
+  }
+
+  /** A new tally of one refusal, with the time, address and user agent of its first refusal. */
+  private tally(
+    source: EventSource,
+    reason: string,
+    email: string | null,
+    userId: number | null,
+  ): RefusalTally {
+    return {
+      firstAt: this.clock.now(),
+      ip: source.ip,
+      userAgent: source.userAgent,
+      email,
+      userId,
+      reason,
+      count: 1,
+    };
+  }
+
+  private async writeTallies(tallies: readonly RefusalTally[]): Promise<void> {
     try {
       const owners = await this.ownersOf(tallies);
       await this.repository().recordMany(

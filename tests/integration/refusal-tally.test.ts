@@ -133,17 +133,45 @@ it('starts a new row in the next window, and keeps the refusals of an unknown em
   ]);
 });
 
-it('bounds a spray of made-up emails: past 1,000 tallies, the rest share one row per limit', async () => {
+it('writes a full batch of tallies at once, so each account named in a burst keeps its own row', async () => {
   const app = await freshApp();
   await login(app, uniqueEmail('first'), PASSWORD, '198.51.100.1');
   const spray = 1200;
   for (let i = 0; i < spray; i += 1) await login(app, uniqueEmail('spray'), PASSWORD, '198.51.100.1');
   await app.settled();
   const rows = await refusalRows(app);
-  expect(rows).toHaveLength(1001);
-  expect(rows.slice(0, 1000).every((row) => row.count === 1 && row.email !== null)).toBe(true);
-  expect(rows[1000]).toEqual({ userId: null, email: null, ip: '198.51.100.1', reason: 'LOGIN', count: 200 });
-  expect(rows.reduce((sum, row) => sum + row.count, 0)).toBe(spray);
+  expect(rows).toHaveLength(spray);
+  expect(rows.every((row) => row.count === 1 && row.email !== null && row.ip === '198.51.100.1')).toBe(true);
+});
+
+it('bounds a spray of made-up emails: past 5,000 tallies a window, one row per network, then per limit', async () => {
+  const app = await freshApp();
+  await login(app, uniqueEmail('first'), PASSWORD, '198.51.100.1');
+  for (let i = 0; i < 5300; i += 1) await login(app, uniqueEmail('spray'), PASSWORD, '198.51.100.1');
+  // 1,001 other networks, refused once each after their one allowed login: the 1,000 networks' tallies are full
+  // after 999 of them, so the last two are counted under the limit alone, with no address (not under whichever
+  // network happened to come first).
+  for (let i = 0; i < 1001; i += 1) {
+    const ip = `203.0.${i >> 8}.${i & 0xff}`;
+    await login(app, uniqueEmail('first'), PASSWORD, ip);
+    await login(app, uniqueEmail('spray'), PASSWORD, ip);
+  }
+  await app.settled();
+  const rows = await refusalRows(app);
+  const withEmail = rows.filter((row) => row.email !== null);
+  const withoutEmail = rows.filter((row) => row.email === null);
+  expect(withEmail).toHaveLength(5000);
+  expect(withoutEmail).toHaveLength(1001);
+  expect(withoutEmail[0]).toEqual({
+    userId: null,
+    email: null,
+    ip: '198.51.100.1',
+    reason: 'LOGIN',
+    count: 300,
+  });
+  expect(withoutEmail[1]).toEqual({ userId: null, email: null, ip: '203.0.0.0', reason: 'LOGIN', count: 1 });
+  expect(withoutEmail.at(-1)).toEqual({ userId: null, email: null, ip: null, reason: 'LOGIN', count: 2 });
+  expect(rows.reduce((sum, row) => sum + row.count, 0)).toBe(5300 + 1001);
 });
 
 it('shows the owner how often someone was refused on their account', async () => {
