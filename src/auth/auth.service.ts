@@ -5,7 +5,13 @@ import { AuthError } from '../errors';
 import type { User } from '../entities/user.entity';
 import { drain } from './batches';
 import type { Clock } from './clock';
-import { checkNewPassword, isPlausiblePassword, lookupEmail, parseEmail } from './input-policy';
+import {
+  checkNewPassword,
+  isPlausiblePassword,
+  legacySpellingOf,
+  lookupEmail,
+  parseEmail,
+} from './input-policy';
 import type { PasswordHasher } from './password';
 import { SessionRepository } from './session.repository';
 import type { SessionStore } from './session-store';
@@ -405,10 +411,17 @@ export class AuthService {
     }
   }
 
-  /** The user with this email, or null, including for input no account can have (see lookupEmail). */
+  /**
+   * The user with this email, or null, including for input no account can have (see lookupEmail). An account kept
+   * from before the mailbox rule under exactly the spelling given wins over the canonical form's holder (see
+   * legacySpellingOf); other input costs the one query it always did.
+   */
   private async findUser(rawEmail: string): Promise<User | null> {
     const email = lookupEmail(rawEmail);
-    return email === null ? null : this.users().findByEmail(email);
+    if (email === null) return null;
+    const legacy = legacySpellingOf(rawEmail);
+    const users = this.users();
+    return (legacy === null ? null : await users.findByEmail(legacy)) ?? users.findByEmail(email);
   }
 
   private async startSession(user: User, device: DeviceInfo): Promise<NewSession> {

@@ -74,6 +74,21 @@ export function lookupEmail(raw: string): string | null {
 }
 
 /**
+ * The spelling an account kept from before the mailbox rule may hold for this input, when it differs from the
+ * canonical form lookupEmail gives: its old trimmed, lower-cased form. Null when there is no such second spelling,
+ * which is every input a new account could have been registered with.
+ *
+ * The migration left an account untouched when its canonical form was already another account's (`"a"@x` beside
+ * `a@x`, NFD beside NFC): looked up by the canonical form alone, its owner would reach the other account and never
+ * their own, so login tries this exact spelling first.
+ */
+export function legacySpellingOf(raw: string): string | null {
+  const canonical = lookupEmail(raw);
+  const legacy = normaliseEmail(raw);
+  return canonical === null || legacy === canonical || !isLegacyEmail(legacy) ? null : legacy;
+}
+
+/**
  * Checks a new password, in its NFKC form: well-formed Unicode, 8 to 72 UTF-8 bytes, no NUL character, not a
  * common password, and not the email's name. Never trimmed: spaces are part of a password.
  * @param email the account's email, when known, so the password cannot be or contain its local part.

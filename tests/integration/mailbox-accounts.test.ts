@@ -111,32 +111,42 @@ describe('mail goes to the one mailbox, handed to the mail library as an address
   });
 });
 
+/**
+ * An app on a database as it was before the mailbox migration, holding accounts the old policy accepted (with
+ * PASSWORD, or the password given), then migrated by the app's start.
+ */
+async function appFromBeforeTheRule(
+  directory: string,
+  accounts: readonly { email: string; password?: string }[],
+): Promise<TestApp> {
+  const databaseUrl = join(directory, 'auth.sqlite');
+  const old = await initOrm(loadConfig({ DATABASE_URL: databaseUrl, NODE_ENV: 'test', LOG_LEVEL: 'silent' }));
+  await old.getMigrator().up({ to: 'Migration20261203100000' });
+  const seeded = await createTestApp({ DATABASE_URL: join(directory, 'seed.sqlite') });
+  const now = Date.now();
+  for (const { email, password } of accounts) {
+    const hash = await seeded.passwords.hash(password ?? PASSWORD);
+    await old.em
+      .getConnection()
+      .execute('insert into users (email, hashed_password, created_at, updated_at) values (?, ?, ?, ?)', [
+        email,
+        hash,
+        now,
+        now,
+      ]);
+  }
+  await seeded.close();
+  await old.close(true);
+  return createTestApp({ DATABASE_URL: databaseUrl, ...sink.emailDelivery });
+}
+
 describe('an account kept from before the mailbox rule whose email is not one mailbox', () => {
   let directory: string;
   let legacyApp: TestApp;
   const legacyEmail = 'x<victim@corp.example>';
   beforeAll(async () => {
     directory = mkdtempSync(join(tmpdir(), 'auth-legacy-email-'));
-    const databaseUrl = join(directory, 'auth.sqlite');
-    // The database as it was before the mailbox migration, with an account the old policy accepted.
-    const old = await initOrm(
-      loadConfig({ DATABASE_URL: databaseUrl, NODE_ENV: 'test', LOG_LEVEL: 'silent' }),
-    );
-    await old.getMigrator().up({ to: 'Migration20261203100000' });
-    const seeded = await createTestApp({ DATABASE_URL: join(directory, 'seed.sqlite') });
-    const hash = await seeded.passwords.hash(PASSWORD);
-    await seeded.close();
-    const now = Date.now();
-    await old.em
-      .getConnection()
-      .execute('insert into users (email, hashed_password, created_at, updated_at) values (?, ?, ?, ?)', [
-        legacyEmail,
-        hash,
-        now,
-        now,
-      ]);
-    await old.close(true);
-    legacyApp = await createTestApp({ DATABASE_URL: databaseUrl, ...sink.emailDelivery });
+    legacyApp = await appFromBeforeTheRule(directory, [{ email: legacyEmail }]);
   });
   afterAll(async () => {
     await legacyApp.close();
@@ -177,5 +187,50 @@ describe('an account kept from before the mailbox rule whose email is not one ma
     expect(answer.json()).toEqual({ message: NOT_PLAIN });
     await legacyApp.settled();
     expect(sink.messagesTo('victim@corp.example')).toEqual([]);
+  });
+});
+
+describe('an account kept from before the mailbox rule as a second spelling of another account’s mailbox', () => {
+  let directory: string;
+  let legacyApp: TestApp;
+  // The old policy took both; the quotes are needless, so both are the one mailbox a@corp.example.
+  const canonical = 'a@corp.example';
+  const lookalike = '"a"@corp.example';
+  beforeAll(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'auth-legacy-lookalike-'));
+    legacyApp = await appFromBeforeTheRule(directory, [
+      { email: canonical },
+      { email: lookalike, password: NEW_PASSWORD },
+    ]);
+  });
+  afterAll(async () => {
+    await legacyApp.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('signs each owner in with the email as they registered it, to their own account', async () => {
+    const second = await sendForm(legacyApp, 'POST', '/sessions', {
+      email: lookalike,
+      password: NEW_PASSWORD,
+    });
+    expect([second.statusCode, second.body]).toEqual([
+      200,
+      JSON.stringify({ email: lookalike, message: 'logged in' }),
+    ]);
+    const first = await sendForm(legacyApp, 'POST', '/sessions', { email: canonical, password: PASSWORD });
+    expect([first.statusCode, first.body]).toEqual([
+      200,
+      JSON.stringify({ email: canonical, message: 'logged in' }),
+    ]);
+    // Neither password opens the other account.
+    const crossed = await sendForm(legacyApp, 'POST', '/sessions', { email: lookalike, password: PASSWORD });
+    expect(crossed.statusCode).toBe(401);
+  });
+
+  it('sends a reset for the mailbox to the account that holds it in its canonical form', async () => {
+    const answer = await sendForm(legacyApp, 'POST', '/reset_password', { email: lookalike });
+    expect(answer.json()).toEqual({ email: canonical, message: 'reset email sent' });
+    await legacyApp.settled();
+    expect(sink.messagesTo(canonical)).toHaveLength(1);
   });
 });
