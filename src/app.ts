@@ -218,7 +218,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return Promise.resolve();
     });
     const securityLog = new SecurityLog(orm.em, { clock, log: server.log });
-    const background = new BackgroundWork();
+    const background = new BackgroundWork(config.backgroundMaxPending);
     const mailer =
       options.mailer !== undefined
         ? options.mailer

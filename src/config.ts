@@ -114,6 +114,8 @@ export interface Config {
   readonly graphql: GraphQLConfig;
   readonly resetTokenDelivery: ResetTokenDelivery;
   readonly mail: MailConfig;
+  /** Most tasks (reset issuance, mails) waiting or running after their answer; past it resets are SERVICE_BUSY. */
+  readonly backgroundMaxPending: number;
   /** Security events older than this are deleted by the clean-up job. */
   readonly securityEventRetentionDays: number;
   /** How often the clean-up job removes expired sessions, reset tokens and old security events. */
@@ -308,6 +310,8 @@ const envSchema = z.object({
   // About 200 bytes a counter: the default bounds the in-process limiter near 20 MB however many keys are tried.
   // Split four ways (client networks and accounts, each fresh and held: see BoundedCounters).
   RATE_LIMIT_MEMORY_MAX_KEYS: integer(100, 10_000_000).default(100_000),
+  // Reset requests and mails waiting for a (slow) mail server; past it, email-mode reset requests get SERVICE_BUSY.
+  BACKGROUND_MAX_PENDING: integer(1, 1_000_000).default(1000),
   GRAPHQL_INTROSPECTION: boolean.optional(),
   PLAYGROUND: boolean.optional(),
   // Deprecated: the name from when /graphql served Apollo's landing page; PLAYGROUND wins when both are set.
@@ -503,6 +507,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       from: e.MAIL_FROM,
       resetUrlTemplate: e.RESET_URL_TEMPLATE ?? DEVELOPMENT_RESET_URL_TEMPLATE,
     }),
+    backgroundMaxPending: e.BACKGROUND_MAX_PENDING,
     securityEventRetentionDays: e.SECURITY_EVENT_RETENTION_DAYS,
     cleanupIntervalSeconds: e.CLEANUP_INTERVAL_SECONDS,
     cleanupBatchSize: e.CLEANUP_BATCH_SIZE,

@@ -18,6 +18,9 @@ import { isCanonicalMailbox, lookupEmail, parseEmail } from './input-policy';
 import type { LoginAttempt, RateLimits } from './rate-limits';
 import type { SecurityLog } from './security-log';
 
+/** How long a client told SERVICE_BUSY because the background work is full should wait: mail drains in seconds. */
+const BACKGROUND_FULL_RETRY_MS = 5_000;
+
 /** Who is calling: the client address the HTTP layer trusts, its user agent, and the request's logger. */
 export interface Caller {
   readonly ip: string;
@@ -144,11 +147,27 @@ export class AuthGate {
    * account either. A malformed email is refused at once in both modes; that says nothing about any account.
    */
   async requestPasswordReset(caller: Caller, email: string): Promise<ResetRequestAnswer> {
+    if (this.delivery.resetTokens === 'email') this.refuseWhenBackgroundFull();
     await this.limited(caller, email, 'RESET_REQUEST', () => this.limits.startResetRequest(caller.ip, email));
     if (this.delivery.resetTokens === 'response') return this.issueResetInAnswer(caller, email);
     const normalised = parseEmail(email);
-    this.background.run(caller.log, 'reset request', () => this.issueResetByEmail(caller, normalised));
+    // Taken or refused before anything depends on the email, so a full queue answers every email alike.
+    if (
+      !this.background.offer(caller.log, 'reset request', () => this.issueResetByEmail(caller, normalised))
+    ) {
+      throw AuthError.retryLater('SERVICE_BUSY', BACKGROUND_FULL_RETRY_MS);
+    }
     return { email: normalised, resetToken: null };
+  }
+
+  /**
+   * SERVICE_BUSY while the background work is full (a stalled mail server): checked before the limits too, so a
+   * client told to come back later has not spent its reset budget on being told so.
+   */
+  private refuseWhenBackgroundFull(): void {
+    if (this.background.pending >= this.background.maxPending) {
+      throw AuthError.retryLater('SERVICE_BUSY', BACKGROUND_FULL_RETRY_MS);
+    }
   }
 
   /** Response delivery: the token, or EMAIL_NOT_REGISTERED, is the answer itself. */
@@ -177,7 +196,8 @@ export class AuthGate {
     }
     await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
     const { resetUrlTemplate, resetTokenTtlSeconds } = this.delivery;
-    this.sendInBackground(
+    // Already in the background: the hand-off is part of this task, so the task's slot bounds its message too.
+    await this.send(
       caller,
       'reset',
       resetEmail(grant.email, grant.resetToken, resetUrlTemplate, resetTokenTtlSeconds),
@@ -317,10 +337,21 @@ export class AuthGate {
 
   /**
    * Sends without making the request wait: SMTP can take seconds, and a reset answer that took longer for
-   * registered emails would reveal them. A failure cannot undo what the request did, so it is logged (under the
-   * request id, never with the message body, which may hold a token) rather than lost.
+   * registered emails would reveal them. Tracked as background work, so a shutdown waits for a mail already handed
+   * over instead of cutting it off; when the background work is full the notice is dropped and logged (the change
+   * it tells of has happened either way, and the account's security events show it).
    */
   private sendInBackground(caller: Caller, what: string, message: MailMessage): void {
+    if (!this.background.offer(caller.log, `${what} email`, () => this.send(caller, what, message))) {
+      caller.log.warn({ mail: what }, 'background work is full: email not sent');
+    }
+  }
+
+  /**
+   * Hands a message to the mail server. A failure cannot undo what the request did, so it is logged (under the
+   * request id, never with the message body, which may hold a token) rather than thrown.
+   */
+  private async send(caller: Caller, what: string, message: MailMessage): Promise<void> {
     const mailer = this.delivery.mailer;
     if (mailer === null) {
       caller.log.error({ mail: what }, 'no mail server configured (SMTP_URL): email not sent');
@@ -332,20 +363,18 @@ export class AuthGate {
       caller.log.warn({ mail: what }, 'account email is not a single mailbox: email not sent');
       return;
     }
-    // Tracked as background work, so a shutdown waits for a mail already handed over instead of cutting it off.
-    this.background.run(caller.log, `${what} email`, () =>
-      mailer.send(message).then(
-        () => caller.log.info({ mail: what }, 'email sent'),
-        (error: unknown) =>
-          caller.log.error(
-            {
-              mail: what,
-              error: { name: error instanceof Error ? error.name : 'Error', code: mailErrorCode(error) },
-            },
-            'email could not be sent',
-          ),
-      ),
-    );
+    try {
+      await mailer.send(message);
+      caller.log.info({ mail: what }, 'email sent');
+    } catch (error) {
+      caller.log.error(
+        {
+          mail: what,
+          error: { name: error instanceof Error ? error.name : 'Error', code: mailErrorCode(error) },
+        },
+        'email could not be sent',
+      );
+    }
   }
 }
 

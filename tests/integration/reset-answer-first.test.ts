@@ -95,3 +95,39 @@ it('still refuses a malformed email at once, the same for everyone', async () =>
     'BAD_USER_INPUT',
   ]);
 });
+
+it('while a stalled mail server holds the background work full, answers every email alike SERVICE_BUSY', async () => {
+  const slowSink = await SmtpSink.start({ acceptDelayMs: 1500 });
+  const busyApp = await createTestApp({ ...slowSink.emailDelivery, BACKGROUND_MAX_PENDING: '2' });
+  try {
+    const [first, second, third] = [
+      await registeredUser(busyApp),
+      await registeredUser(busyApp),
+      await registeredUser(busyApp),
+    ];
+    // Two registered emails: each task waits on the slow server, holding one of the two places.
+    for (const email of [first, second]) {
+      expect((await sendForm(busyApp, 'POST', '/reset_password', { email })).statusCode).toBe(200);
+    }
+    const busy = { statusCode: 503, retryAfter: '5', body: '{"message":"service busy, try again shortly"}' };
+    for (const email of [third, uniqueEmail('nobody')]) {
+      const response = await sendForm(busyApp, 'POST', '/reset_password', { email });
+      expect({
+        statusCode: response.statusCode,
+        retryAfter: response.headers['retry-after'],
+        body: response.body,
+      }).toEqual(busy);
+      const answer = await graphql(busyApp, REQUEST_RESET, { email });
+      expect(answer.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_BUSY', retryAfterSeconds: 5 });
+    }
+    // Nothing refused was started: once the two drain, only their two mails were sent, and the queue serves again.
+    await busyApp.settled();
+    expect(slowSink.messages.map((message) => message.envelopeTo)).toEqual([[first], [second]]);
+    expect((await sendForm(busyApp, 'POST', '/reset_password', { email: third })).statusCode).toBe(200);
+    await busyApp.settled();
+    expect(slowSink.messagesTo(third)).toHaveLength(1);
+  } finally {
+    await busyApp.close();
+    await slowSink.stop();
+  }
+});

@@ -49,6 +49,7 @@ const DEFAULTS: Config = {
     from: 'user-auth-service <no-reply@localhost>',
     resetUrlTemplate: 'http://localhost:5000/reset-password?email={email}&token={token}',
   },
+  backgroundMaxPending: 1000,
   securityEventRetentionDays: 90,
   cleanupIntervalSeconds: 600,
   cleanupBatchSize: 500,
@@ -150,6 +151,7 @@ describe('loadConfig', () => {
       SECURITY_EVENT_RETENTION_DAYS: '30',
       CLEANUP_INTERVAL_SECONDS: '60',
       CLEANUP_BATCH_SIZE: '100',
+      BACKGROUND_MAX_PENDING: '50',
     });
     expect(config).toEqual({
       nodeEnv: 'production',
@@ -198,6 +200,7 @@ describe('loadConfig', () => {
         from: 'Auth <auth@example.com>',
         resetUrlTemplate: 'https://app.example.com/reset?t={token}',
       },
+      backgroundMaxPending: 50,
       securityEventRetentionDays: 30,
       cleanupIntervalSeconds: 60,
       cleanupBatchSize: 100,
