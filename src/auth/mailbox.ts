@@ -26,6 +26,7 @@ const SPACE = SPACES_OR_CONTROLS;
 const LOCAL_DOTS = 'email must not have a leading, trailing or double dot before the @';
 const UNCLOSED_QUOTE = 'email must not have an unclosed quote';
 const BAD_ESCAPE = 'email may only escape printable ASCII characters inside quotes';
+const QUOTED_ANGLE = 'email must not contain < or >, not even inside quotes';
 const LOCAL_TOO_LONG = `email must have at most ${LOCAL_PART_MAX_OCTETS} bytes (UTF-8) before the @`;
 const DOMAIN_LITERAL = 'email domain must be a name, not an address literal';
 const DOMAIN_IP = 'email domain must be a name, not an IP address';
@@ -166,15 +167,17 @@ function quotedContent(local: string): Parsed {
       // Text after the closing quote (`"x"victim`) is how a display name is smuggled in: never one mailbox.
       return index === local.length - 1 ? { ok: true, value: content } : refuse(NOT_PLAIN);
     }
+    let next = char;
     if (char === '\\') {
       index += 1;
       if (index >= local.length) return refuse(UNCLOSED_QUOTE);
-      const escaped = local.charAt(index);
-      if (!isPrintableAscii(escaped)) return refuse(BAD_ESCAPE);
-      content += escaped;
-    } else {
-      content += char;
+      next = local.charAt(index);
+      if (!isPrintableAscii(next)) return refuse(BAD_ESCAPE);
     }
+    // Legal qtext, but nodemailer rewrites angle brackets in an envelope address to spaces, quoted or not: the
+    // mail for `"<v@corp.example>"@x` would go to `" v@corp.example "@x`, another mailbox than the account's.
+    if (next === '<' || next === '>') return refuse(QUOTED_ANGLE);
+    content += next;
   }
   return refuse(UNCLOSED_QUOTE);
 }

@@ -21,6 +21,7 @@ const NO_LOCAL_PART = NO_AT;
 const NO_DOMAIN = NO_AT;
 const SECOND_AT = NO_AT;
 const NOT_PLAIN = 'email must be one plain address, without display names, comments, groups or lists';
+const QUOTED_ANGLE = 'email must not contain < or >, not even inside quotes';
 const SPACE = CONTROL;
 const LOCAL_DOTS = 'email must not have a leading, trailing or double dot before the @';
 const UNCLOSED_QUOTE = 'email must not have an unclosed quote';
@@ -89,6 +90,9 @@ describe('parseMailbox refuses what mail software reads as more than one bare ma
     ['a semicolon produced by NFC from U+037E GREEK QUESTION MARK', 'x\u037Evictim@corp.example', NOT_PLAIN],
     ['a quote in the domain', 'victim@"corp.example"', NOT_PLAIN],
     ['a header injected after a line break', 'victim@corp.example\r\nBcc: x@evil.example', CONTROL],
+    // Legal inside quotes, but nodemailer turns them into spaces in the envelope: mail to another mailbox.
+    ['angle brackets inside quotes', '"<victim@corp.example>"@x.example', QUOTED_ANGLE],
+    ['an escaped angle bracket inside quotes', '"a\\>b"@x.example', QUOTED_ANGLE],
   ])('refuses %s', (_case, raw, problem) => {
     expect(problemOf(raw)).toBe(problem);
   });
