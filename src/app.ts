@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Orm } from './database';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuthGate } from './auth/auth-gate';
-import { AuthService } from './auth/auth.service';
+import { AuthService, maxLiveResetTokens } from './auth/auth.service';
 import { systemClock, type Clock } from './auth/clock';
 import { Cleanup } from './auth/cleanup';
 import { PasswordHasher } from './auth/password';
@@ -134,6 +134,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         sessionAbsoluteTtlSeconds: config.sessionAbsoluteTtlSeconds,
         sessionTouchIntervalSeconds: config.sessionTouchIntervalSeconds,
         resetTokenTtlSeconds: config.resetTokenTtlSeconds,
+        maxLiveResetTokens: maxLiveResetTokens(
+          config.resetTokenTtlSeconds,
+          config.rateLimit.resetRequestPerAccount,
+        ),
       },
     });
 

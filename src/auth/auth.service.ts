@@ -21,12 +21,23 @@ import { UserRepository } from './user.repository';
 
 const MS_PER_SECOND = 1000;
 
+/** The most reset tokens one account may hold whatever the limits allow: a bound on the table. */
+const MAX_LIVE_RESET_TOKENS_CEILING = 1000;
+
 /**
- * The most reset tokens one account holds at once; a new one beyond it replaces the oldest. Twice the default
- * per-account request cap (10 an hour, with tokens living an hour), so within the default limits no request can
- * ever displace a token its owner holds; it bounds the table when limits are higher or off.
+ * The most reset tokens one account holds at once; a new one beyond it replaces the oldest. It is the most
+ * requests the per-account limit admits while one token lives: a token's lifetime overlaps at most
+ * ceil(ttl / window) + 1 fixed windows, each admitting `points`. So within the limits no request can ever displace
+ * a token its owner holds (20 with the defaults: a 1-hour token, 10 requests an hour), and it bounds the table
+ * when limits are off.
  */
-export const MAX_LIVE_RESET_TOKENS = 20;
+export function maxLiveResetTokens(
+  resetTokenTtlSeconds: number,
+  perAccount: { readonly points: number; readonly durationSeconds: number },
+): number {
+  const windows = Math.ceil(resetTokenTtlSeconds / perAccount.durationSeconds) + 1;
+  return Math.min(Math.max(perAccount.points * windows, 1), MAX_LIVE_RESET_TOKENS_CEILING);
+}
 
 /** What a client may know about a user: never a hash, token or session. */
 export interface PublicUser {
@@ -41,6 +52,8 @@ export interface AuthLifetimes {
   readonly sessionAbsoluteTtlSeconds: number;
   readonly sessionTouchIntervalSeconds: number;
   readonly resetTokenTtlSeconds: number;
+  /** How many reset tokens one account keeps at once (see maxLiveResetTokens). */
+  readonly maxLiveResetTokens: number;
 }
 
 /** A session just created: the secret for the cookie and how long the cookie should live. */
@@ -124,6 +137,11 @@ export class AuthService {
     this.passwords = deps.passwords;
     this.clock = deps.clock;
     this.lifetimes = deps.lifetimes;
+  }
+
+  /** How many reset tokens one account keeps at once. */
+  get maxLiveResetTokens(): number {
+    return this.lifetimes.maxLiveResetTokens;
   }
 
   /**
@@ -310,7 +328,7 @@ export class AuthService {
   /**
    * Issues a fresh reset token for a registered email, valid for the configured time. Earlier tokens stay valid
    * until they expire or one of them is used: a request anyone can make for any email must not void the link its
-   * owner is about to click. The newest MAX_LIVE_RESET_TOKENS are kept. Only the token's hash is stored.
+   * owner is about to click. The newest `lifetimes.maxLiveResetTokens` are kept. Only the token's hash is stored.
    * @throws AuthError BAD_USER_INPUT (malformed email), EMAIL_NOT_REGISTERED.
    */
   async getResetPasswordToken(rawEmail: string): Promise<ResetTokenGrant> {
@@ -326,7 +344,7 @@ export class AuthService {
         hashToken(resetToken),
         now,
         expiresAt,
-        MAX_LIVE_RESET_TOKENS,
+        this.lifetimes.maxLiveResetTokens,
       );
     });
     return { userId: user.id, email: user.email, resetToken };

@@ -3,7 +3,7 @@
 import { AuthError } from '../../src/errors';
 import type { PublicUser } from '../../src/auth/auth.service';
 import { generateToken, hashToken } from '../../src/auth/tokens';
-import { MAX_LIVE_RESET_TOKENS } from '../../src/auth/auth.service';
+import { maxLiveResetTokens } from '../../src/auth/auth.service';
 import { ResetTokenRepository } from '../../src/auth/reset-token.repository';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
@@ -132,10 +132,19 @@ describe('several outstanding tokens', () => {
     expect(await app.auth.validLogin(user.email, NEW_PASSWORD)).toBe(true);
   });
 
-  it(`keeps only the newest ${MAX_LIVE_RESET_TOKENS} tokens of an account`, async () => {
+  it('keeps as many tokens as the per-account limit admits while one lives: 20 with the defaults', () => {
+    expect(app.auth.maxLiveResetTokens).toBe(20);
+    // A token's life overlaps at most ceil(ttl / window) + 1 windows of the per-account limit.
+    expect(maxLiveResetTokens(3600, { points: 10, durationSeconds: 3600 })).toBe(20);
+    expect(maxLiveResetTokens(7200, { points: 10, durationSeconds: 3600 })).toBe(30);
+    expect(maxLiveResetTokens(600, { points: 3, durationSeconds: 60 })).toBe(33);
+    expect(maxLiveResetTokens(86_400, { points: 1_000_000, durationSeconds: 1 })).toBe(1000);
+  });
+
+  it('keeps only the newest tokens of an account, as many as it keeps', async () => {
     const { user, resetToken: oldest } = await tokenHolder();
     const tokens = [oldest];
-    for (let i = 1; i <= MAX_LIVE_RESET_TOKENS; i += 1) {
+    for (let i = 1; i <= app.auth.maxLiveResetTokens; i += 1) {
       tokens.push((await app.auth.getResetPasswordToken(user.email)).resetToken);
     }
     const live = new ResetTokenRepository(app.orm.em.fork());
