@@ -194,10 +194,28 @@ function isOrigin(item: string): boolean {
 
 /** Whether a reset link template makes an absolute http(s) URL once its placeholders are filled in. */
 function isLinkTemplate(template: string): boolean {
+  const link = linkOf(template);
+  return link !== null && (link.protocol === 'https:' || link.protocol === 'http:');
+}
+
+/** The URL a reset link template makes once filled in, or null when it makes none. */
+function linkOf(template: string): URL | null {
   const sample = template.replaceAll('{token}', 'token').replaceAll('{email}', 'email');
-  if (!URL.canParse(sample)) return false;
-  const { protocol } = new URL(sample);
-  return protocol === 'https:' || protocol === 'http:';
+  return URL.canParse(sample) ? new URL(sample) : null;
+}
+
+/** Host names that only ever mean the machine the mail is read on, never the service. */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Whether a reset link template is fit for production mail: https (the protocol as URL reads it, so `HTTPS://`
+ * counts) to a host users can reach, not localhost or a loopback address.
+ */
+function isProductionLinkTemplate(template: string): boolean {
+  const link = linkOf(template);
+  if (link === null || link.protocol !== 'https:') return false;
+  const host = link.hostname;
+  return !LOOPBACK_HOSTS.has(host) && !host.endsWith('.localhost') && !host.startsWith('127.');
 }
 
 /** Turns `DATABASE_URL` into a database choice, or explains why it cannot. */
@@ -323,16 +341,27 @@ const envSchema = z.object({
 });
 
 /** The variables that decide how reset tokens travel and whether production may start with them. */
-const deliverySchema = envSchema.pick({
-  NODE_ENV: true,
-  RESET_TOKEN_DELIVERY: true,
-  ALLOW_INSECURE_RESET_DELIVERY: true,
-  COOKIE_SECURE: true,
-  ALLOW_INSECURE_COOKIES: true,
-  SMTP_URL: true,
-});
+interface DeliveryEnv {
+  readonly NODE_ENV?: 'development' | 'production' | 'test' | undefined;
+  readonly RESET_TOKEN_DELIVERY?: ResetTokenDelivery | undefined;
+  readonly ALLOW_INSECURE_RESET_DELIVERY?: boolean | undefined;
+  readonly COOKIE_SECURE?: boolean | undefined;
+  readonly ALLOW_INSECURE_COOKIES?: boolean | undefined;
+}
 
-type DeliveryEnv = z.infer<typeof deliverySchema>;
+/**
+ * Those variables, each read on its own: one invalid value (a bad SMTP_URL, say) is reported by the main parse
+ * and must not hide what is wrong with the others, as parsing them together did.
+ */
+function deliveryEnv(present: Record<string, string | undefined>): DeliveryEnv {
+  return {
+    NODE_ENV: validValue(present, 'NODE_ENV'),
+    RESET_TOKEN_DELIVERY: validValue(present, 'RESET_TOKEN_DELIVERY'),
+    ALLOW_INSECURE_RESET_DELIVERY: validValue(present, 'ALLOW_INSECURE_RESET_DELIVERY'),
+    COOKIE_SECURE: validValue(present, 'COOKIE_SECURE'),
+    ALLOW_INSECURE_COOKIES: validValue(present, 'ALLOW_INSECURE_COOKIES'),
+  };
+}
 
 /** In production reset tokens go by email unless set otherwise; elsewhere they come back in the answer. */
 function resetTokenDelivery(e: DeliveryEnv): ResetTokenDelivery {
@@ -359,7 +388,8 @@ function validValue<K extends keyof typeof envSchema.shape>(
 function productionProblems(e: DeliveryEnv, present: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   const delivery = resetTokenDelivery(e);
-  if (delivery === 'email' && e.SMTP_URL === undefined) {
+  // Whether it is set at all: a set but invalid SMTP_URL is reported by the main parse, once.
+  if (delivery === 'email' && present.SMTP_URL === undefined) {
     problems.push('SMTP_URL: required when reset tokens go by email (RESET_TOKEN_DELIVERY=email)');
   }
   if (e.NODE_ENV !== 'production') return problems;
@@ -399,9 +429,10 @@ function productionProblems(e: DeliveryEnv, present: Record<string, string | und
     );
   }
   const template = validValue(present, 'RESET_URL_TEMPLATE');
-  if (delivery === 'email' && template !== undefined && !template.startsWith('https://')) {
+  if (delivery === 'email' && template !== undefined && !isProductionLinkTemplate(template)) {
     problems.push(
-      'RESET_URL_TEMPLATE: must be an https:// URL in production: the link carries a reset token',
+      'RESET_URL_TEMPLATE: must be an https:// URL to a host your users can reach in production (not ' +
+        'localhost): the link carries a reset token',
     );
   }
   return problems;
@@ -449,8 +480,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   // Checked from their own variables, so a bad PORT does not hide an insecure production setting.
-  const delivery = deliverySchema.safeParse(present);
-  if (delivery.success) problems.push(...productionProblems(delivery.data, present));
+  problems.push(...productionProblems(deliveryEnv(present), present));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';

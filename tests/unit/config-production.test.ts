@@ -200,10 +200,31 @@ describe('NODE_ENV=production refuses development settings unless acknowledged',
     'http://app.example.com/reset?token={token}',
     'HTTP://app.example.com/reset?token={token}',
     'http://localhost:5000/reset-password?email={email}&token={token}',
-  ])('refuses the plain-HTTP reset link %s', (template) => {
+    // https, but to a host only the reader's own machine is: the mail's link opens nothing (or the wrong thing).
+    'https://localhost/reset?token={token}',
+    'https://LOCALHOST:8443/reset?token={token}',
+    'https://app.localhost/reset?token={token}',
+    'https://127.0.0.1/reset?token={token}',
+    'https://[::1]/reset?token={token}',
+  ])('refuses the reset link %s', (template) => {
     expect(configErrorFrom({ ...PRODUCTION, RESET_URL_TEMPLATE: template }).problems).toEqual([
-      'RESET_URL_TEMPLATE: must be an https:// URL in production: the link carries a reset token',
+      'RESET_URL_TEMPLATE: must be an https:// URL to a host your users can reach in production (not ' +
+        'localhost): the link carries a reset token',
     ]);
+  });
+
+  it('reads the scheme as a URL does: HTTPS:// is https', () => {
+    const config = loadConfig({ ...PRODUCTION, RESET_URL_TEMPLATE: 'HTTPS://app.example.com/r?t={token}' });
+    expect(config.mail.resetUrlTemplate).toBe('HTTPS://app.example.com/r?t={token}');
+  });
+
+  it.each([
+    ['SMTP_URL', { SMTP_URL: 'mail.example.com:25' }],
+    ['COOKIE_SECURE', { COOKIE_SECURE: 'perhaps' }],
+    ['RESET_TOKEN_DELIVERY', { RESET_TOKEN_DELIVERY: 'pigeon' }],
+  ])('names the other refusals when %s is invalid too', (variable, env) => {
+    const error = configErrorFrom({ ...PRODUCTION, ...env, RATE_LIMIT: 'off', BCRYPT_ROUNDS: '4' });
+    expect(namedVariables(error).sort()).toEqual([variable, 'BCRYPT_ROUNDS', 'RATE_LIMIT'].sort());
   });
 
   it('needs no reset link when tokens are returned in the answer (and that is acknowledged)', () => {
