@@ -85,12 +85,17 @@ export class BoundedCounters {
     const held = this.liveIn(this.held, key, now);
     if (held !== undefined) {
       held.points += points;
+      if (held.points <= 0) this.held.delete(key);
       return { window: held, isFirst: false };
     }
     const fresh = this.liveIn(this.fresh, key, now);
     const window = fresh ?? { points: 0, endsAtMs: now + durationSeconds * 1000 };
     window.points += points;
-    if (window.points >= holdAt) {
+    if (window.points <= 0) {
+      // Nothing left to remember (every point given back): the key goes at once rather than sit until its window
+      // ends, in the same synchronous step as the change, so no other request's point can be lost with it.
+      this.fresh.delete(key);
+    } else if (window.points >= holdAt) {
       // Moved, not copied: a key lives in one map at a time, so size counts it once and delete finds it.
       this.fresh.delete(key);
       this.held.set(key, window);

@@ -251,10 +251,10 @@ export class RateLimits {
     return {
       succeeded: () => this.clearLoginFailures(rawEmail),
       abandoned: async () => {
-        const { consumedPoints } = await this.loginFailures.reward(account);
-        // Nothing left to remember: the counter goes rather than sit in memory (or a table) for a day. A burst
-        // refused by the bcrypt gate would otherwise leave one empty counter per email it tried.
-        if (consumedPoints <= 0) await this.loginFailures.delete(account);
+        // In memory a counter given back to zero goes at once (BoundedCounters.add), so a burst refused by the
+        // bcrypt gate leaves no empty counter per email it tried. Shared stores keep it until its window ends: a
+        // delete after the reward could erase a failure another instance counted in between.
+        await this.loginFailures.reward(account);
         // This attempt took the gate, so the window is its doing; without an answer on the password it must not
         // make the owner wait.
         if (gated) await this.loginBackoff.delete(account);

@@ -112,6 +112,17 @@ describe('BoundedCounters', () => {
     expect((await gate.get('victim'))?.consumedPoints).toBe(1);
   });
 
+  it('forgets a key given back to zero at once, fresh or held', async () => {
+    const limiter = bounded(100).limiter({ keyPrefix: 'k', points: 5, duration: 3600 });
+    await limiter.penalty('once');
+    await limiter.reward('once');
+    await limiter.penalty('twice', 2);
+    await limiter.reward('twice', 2);
+    expect(counters?.size).toBe(0);
+    expect(await limiter.get('once')).toBeNull();
+    expect(await limiter.get('twice')).toBeNull();
+  });
+
   it('gives the memory back: a minute after their windows end, the counters are swept out', async () => {
     const limiter = bounded(20_000).limiter({ keyPrefix: 'k', points: 5, duration: 30 });
     for (let i = 0; i < 5000; i += 1) await limiter.consume(`burst-${i}`);
