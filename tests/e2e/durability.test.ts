@@ -1,4 +1,5 @@
 // Durability end to end, on SQLite and PostgreSQL: kill -9 mid-registration, and SIGTERM under load.
+// @needs postgres: left out of a run without PostgreSQL (TEST_DATABASE_URL, or the local server), with a line saying so (jest.config.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';

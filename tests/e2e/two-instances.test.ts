@@ -1,4 +1,5 @@
 // Two real server processes on one PostgreSQL database behave as one service: sessions, resets, races, limits.
+// @needs postgres: left out of a run without PostgreSQL (TEST_DATABASE_URL, or the local server), with a line saying so (jest.config.ts).
 import {
   createDatabase,
   dropDatabase,

@@ -12,6 +12,9 @@ import { createDatabase, newRunPrefix, setTemplate, testDatabaseUrl, withDatabas
  */
 export default async function globalSetup(): Promise<void> {
   const root = join(__dirname, '..', '..');
+  // A run started by another run's test (tests/e2e/bare-machine.test.ts) finds the build made already; building
+  // again would rewrite files the outer run's servers may be reading.
+  if (process.env.AUTH_TEST_BUILT === 'true') return prepareDatabase(root);
   execFileSync(
     process.execPath,
     [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
@@ -21,6 +24,11 @@ export default async function globalSetup(): Promise<void> {
     cwd: root,
     stdio: 'inherit',
   });
+  await prepareDatabase(root);
+}
+
+/** With TEST_DATABASE_URL, creates and migrates this run's template database. */
+async function prepareDatabase(root: string): Promise<void> {
   const url = testDatabaseUrl();
   if (url === undefined) return;
   const template = `${newRunPrefix()}_tpl`;

@@ -1,6 +1,7 @@
 // PostgreSQL for the test suite: a migrated template database per run, and a fresh copy of it per test app.
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { POSTGRES, serverUrl } from './servers';
 
 /** The variable that turns the PostgreSQL run on: a URL of a server and a database the tests may connect to. */
 export const TEST_DATABASE_URL_VARIABLE = 'TEST_DATABASE_URL';
@@ -14,14 +15,15 @@ export function testDatabaseUrl(): string | undefined {
 }
 
 /** The local server that CI and the README's services provide (shared/services.md). */
-export const LOCAL_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+export const LOCAL_POSTGRES_URL = POSTGRES.localUrl;
 
 /**
  * The server for suites that always need PostgreSQL (several instances, migrations racing, outages), in the SQLite
- * run too: TEST_DATABASE_URL's when set, else the local one.
+ * run too: TEST_DATABASE_URL's when set, else the local one. Those suites say `@needs postgres`, so a run without
+ * the server leaves them out (see servers.ts).
  */
 export function postgresServerUrl(): string {
-  return testDatabaseUrl() ?? LOCAL_POSTGRES_URL;
+  return serverUrl(POSTGRES);
 }
 
 /** The same server URL with another database name. */

@@ -1,5 +1,4 @@
 // A PostgreSQL outage, made by cutting a TCP proxy: quick 503s (never a 500 or a hang), and recovery with no restart.
-import { spawnSync } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import {
   ConnectionException,
@@ -23,6 +22,7 @@ import {
   testDatabaseUrl,
   withDatabase,
 } from '../helpers/postgres';
+import { availableServerUrl, POSTGRES } from '../helpers/servers';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 
 /**
@@ -42,28 +42,11 @@ const PASSWORD = 'correct horse battery staple';
 const UNAVAILABLE = ERROR_CATALOGUE.SERVICE_UNAVAILABLE.message;
 
 /**
- * The server to run against: TEST_DATABASE_URL's when set (CI always sets it), else the local one if something
- * listens there. Checked synchronously, in a child process, because jest needs to know before collecting tests
- * whether to run them: without either, `npm test` (which needs no service) reports this suite as skipped.
+ * The server to run against: TEST_DATABASE_URL's when set, else the local one if something listens there. Without
+ * either, `npm test` (which needs no service) reports the outage tests as skipped and still runs the others here;
+ * under CI, or with TEST_DATABASE_URL set, a missing server fails the run instead (see servers.ts).
  */
-function postgresServer(): string | null {
-  const configured = testDatabaseUrl();
-  if (configured !== undefined) return configured;
-  const { hostname, port } = new URL(LOCAL_POSTGRES_URL);
-  const probe = spawnSync(
-    process.execPath,
-    [
-      '-e',
-      `const s = require('node:net').connect(${Number(port)}, ${JSON.stringify(hostname)});
-       s.setTimeout(2000, () => process.exit(1));
-       s.on('connect', () => process.exit(0)).on('error', () => process.exit(1));`,
-    ],
-    { timeout: 5000 },
-  );
-  return probe.status === 0 ? LOCAL_POSTGRES_URL : null;
-}
-
-const SERVER = postgresServer();
+const SERVER = availableServerUrl(POSTGRES);
 
 /**
  * This test's own database: with TEST_DATABASE_URL a copy of the run's migrated template, as every test app gets;

@@ -1,11 +1,13 @@
 // With REDIS_URL, the rate limits live in Redis: two instances (even on separate databases) share every budget.
+// @needs redis: left out of a run without Redis (TEST_REDIS_URL, or the local server), with a line saying so (jest.config.ts).
 import { randomBytes } from 'node:crypto';
+import { REDIS, serverUrl } from '../helpers/servers';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { sendForm } from '../helpers/http';
 import { PASSWORD } from '../helpers/factories';
 
-/** The local Redis of shared/services.md (CI starts it); REDIS_TEST_URL points elsewhere. */
-const REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+/** The local Redis of shared/services.md (CI starts it); TEST_REDIS_URL points elsewhere. */
+const REDIS_URL = serverUrl(REDIS);
 
 let first: TestApp;
 let second: TestApp;

@@ -1,4 +1,5 @@
 // Two app instances on one PostgreSQL database share every limit, as instances behind one load balancer must.
+// @needs postgres: left out of a run without PostgreSQL (TEST_DATABASE_URL, or the local server), with a line saying so (jest.config.ts).
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import {
   createDatabase,
