@@ -32,5 +32,16 @@ export default tseslint.config(
     files: ['eslint.config.mjs', 'scripts/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // CommonJS preloaded with `node --require` by a test (it must run before any module it watches is loaded).
+    files: ['tests/helpers/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly' },
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+  },
   prettier,
 );

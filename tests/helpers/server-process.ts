@@ -58,9 +58,28 @@ export async function probeStatus(port: number, path: string): Promise<number | 
  * exits first or does not answer within 20 s.
  */
 export async function startServer(env: Readonly<Record<string, string>>): Promise<ServerProcess> {
+  return startServerWith(process.execPath, [MAIN], env);
+}
+
+/**
+ * Like startServer, but the server is whatever `command` with `args` starts (`npm start`, say), run from the project
+ * root; HOME is passed on too, for npm's own files.
+ */
+export async function startServerWith(
+  command: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+  const child = spawn(command, args, {
+    cwd: join(__dirname, '..', '..'),
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...env,
+    },
   });
   let text = '';
   child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
