@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './auth/clock';
 import { Cleanup } from './auth/cleanup';
 import { PasswordHasher } from './auth/password';
 import { BackgroundWork } from './auth/background';
-import { memoryStore, RateLimits, type LimiterStore } from './auth/rate-limits';
+import { memoryStore, RateLimits, type LimiterStore, type StoreHealth } from './auth/rate-limits';
 import { SecurityLog } from './auth/security-log';
 import { SessionStore } from './auth/session-store';
 import type { Config } from './config';
@@ -71,6 +71,9 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 /** How many account ids a start-up warning names; the table has them all. */
 const MAX_LISTED_USER_IDS = 20;
 
+/** How long one Redis command (or connecting) may take before the limited request is answered 503. */
+const REDIS_COMMAND_TIMEOUT_MS = 1000;
+
 /** How often a closing server looks for keep-alive connections that have just gone idle. */
 const IDLE_SWEEP_INTERVAL_MS = 100;
 
@@ -93,20 +96,87 @@ async function closeGracefully(server: FastifyInstance): Promise<void> {
  * Where the rate-limit counters live: Redis when REDIS_URL is set, else PostgreSQL's table when the database is
  * PostgreSQL (instances must count together), else this process's memory (SQLite means one instance).
  */
-function limiterStore(config: Config, orm: Orm, server: FastifyInstance): LimiterStore {
+function limiterStore(
+  config: Config,
+  orm: Orm,
+  server: FastifyInstance,
+  connecting: Promise<void>[],
+): LimiterStore {
   if (config.redisUrl !== null) {
-    // Fail fast rather than queue commands forever while Redis is down: a refused count is an error answer.
-    const client = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    client.on('error', (error: Error) => server.log.error({ error: errorForLog(error) }, 'redis error'));
+    const client = new Redis(config.redisUrl, {
+      // Fail fast rather than queue commands while Redis is down: the limited operation is answered 503 at once.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // A frozen Redis (stopped, partitioned) accepts or keeps a connection and never answers: without a bound
+      // every login would hang for the whole outage. Limit checks take well under a millisecond when it is well.
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    });
+    const health = watchRedis(client, server.log);
+    connecting.push(untilReady(client));
     server.addHook('onClose', async () => {
       await client.quit().catch(() => client.disconnect());
     });
-    return { kind: 'redis', client, keyPrefix: config.redisKeyPrefix };
+    return { kind: 'redis', client, keyPrefix: config.redisKeyPrefix, health };
   }
   if (config.database.dialect === 'postgresql') {
     return { kind: 'postgres', knex: orm.em.getConnection().getKnex(), tableName: 'rate_limits' };
   }
   return memoryStore(config.rateLimit.memoryMaxKeys);
+}
+
+/**
+ * Resolves when the client is connected, or after REDIS_COMMAND_TIMEOUT_MS whatever happened: the first requests
+ * after a start then find Redis ready, and a Redis that is down at start delays it by no more than that (the limited
+ * operations answer 503 until it is back, and /readyz says why).
+ */
+function untilReady(client: Redis): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, REDIS_COMMAND_TIMEOUT_MS);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Logs a Redis outage once when it begins and once when it ends. ioredis reports every failed reconnect as an
+ * `error`, several a second, and a frozen Redis reports nothing at all (its commands just time out): the limits
+ * tell this of every failed and successful command too, and the operator gets one line for each change.
+ */
+function watchRedis(client: Redis, log: FastifyBaseLogger): StoreHealth {
+  let down = false;
+  const health: StoreHealth = {
+    failed: (error: unknown) => {
+      if (down) return;
+      down = true;
+      log.error(
+        { error: errorForLog(error) },
+        'redis unreachable: limited operations answer 503 until it is back',
+      );
+    },
+    succeeded: () => {
+      if (!down) return;
+      down = false;
+      log.info('redis reachable again');
+    },
+  };
+  client.on('error', (error: Error) => health.failed(error));
+  return health;
+}
+
+/** Why the limits' store keeps the instance from serving, or null: Redis must answer a PING within its timeout. */
+async function redisNotReadyReason(store: LimiterStore): Promise<string | null> {
+  if (store.kind !== 'redis') return null;
+  try {
+    await (store.client as Redis).ping();
+    store.health?.succeeded();
+    return null;
+  } catch (error) {
+    store.health?.failed(error);
+    return 'rate-limit store (redis) unreachable';
+  }
 }
 
 /** Opens (and migrates) the database and builds the server. Nothing listens until `app.server.listen()`. */
@@ -216,7 +286,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const clock = options.clock ?? systemClock;
     // Several instances share one PostgreSQL database, so they must share their counters too; SQLite means one
     // instance, whose memory is the cheapest store.
-    const limits = new RateLimits(config.rateLimit, limiterStore(config, orm, server));
+    const connecting: Promise<void>[] = [];
+    const store = limiterStore(config, orm, server, connecting);
+    const limits = new RateLimits(config.rateLimit, store);
     server.addHook('onClose', () => {
       limits.close();
       return Promise.resolve();
@@ -268,10 +340,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const sessions = new HttpSessions(auth, gate, config.cookieSecure);
     sessions.register(server);
     registerRestShim(server, gate, sessions);
-    registerHealth(server, orm);
+    registerHealth(server, orm, () => redisNotReadyReason(store));
     const schema = await buildAuthSchema(new AuthResolver(gate));
     await registerGraphQL(server, { schema, sessions, limits: config.graphql });
     await server.ready();
+    await Promise.all(connecting);
     cleanup.start();
     securityLog.start();
 

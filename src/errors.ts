@@ -75,8 +75,12 @@ export class AuthError extends Error {
   }
 
   /** A refusal the client may retry after the given time (RATE_LIMITED, SERVICE_BUSY), at least a second. */
-  static retryLater(code: 'RATE_LIMITED' | 'SERVICE_BUSY', retryAfterMs: number): AuthError {
-    return new AuthError(code, undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+  static retryLater(
+    code: 'RATE_LIMITED' | 'SERVICE_BUSY' | 'SERVICE_UNAVAILABLE',
+    retryAfterMs: number,
+    message?: string,
+  ): AuthError {
+    return new AuthError(code, message, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
   }
 
   /** The HTTP status the REST shim answers with. */

@@ -100,7 +100,19 @@ interface Limiter {
 export type LimiterStore =
   | { readonly kind: 'memory'; readonly byNetwork: BoundedCounters; readonly byAccount: BoundedCounters }
   | { readonly kind: 'postgres'; readonly knex: unknown; readonly tableName: string }
-  | { readonly kind: 'redis'; readonly client: unknown; readonly keyPrefix: string };
+  | {
+      readonly kind: 'redis';
+      readonly client: unknown;
+      readonly keyPrefix: string;
+      /** Told of every store failure and success, so an outage is reported once when it begins and ends. */
+      readonly health?: StoreHealth;
+    };
+
+/** Hears how the shared store's operations go: the composition root logs an outage's start and end from it. */
+export interface StoreHealth {
+  failed(error: unknown): void;
+  succeeded(): void;
+}
 
 /** An in-memory store holding at most `maxKeys` counters: half for client networks, half for accounts. */
 export function memoryStore(maxKeys: number): LimiterStore {
@@ -121,6 +133,42 @@ interface LimiterOptions {
   readonly holdAt?: number;
 }
 
+/** How long a client is told to wait while the shared limits' store (Redis) cannot be reached. */
+export const LIMIT_STORE_RETRY_AFTER_MS = 5_000;
+
+/** What a client is told while Redis is unreachable: the limited operation cannot be counted, so it is not run. */
+const LIMIT_STORE_UNAVAILABLE = 'rate limits unavailable, try again shortly';
+
+/**
+ * A Redis-backed limiter whose store failures (connection refused or closed, command timed out) become
+ * SERVICE_UNAVAILABLE with Retry-After. An operation that cannot be counted is refused, never let through
+ * uncounted: failing open would turn a Redis outage into unlimited password guessing. Refusals (a RateLimiterRes)
+ * pass unchanged.
+ */
+function failingClosed(limiter: Limiter, health: StoreHealth | undefined): Limiter {
+  const guard = async <T>(operation: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await operation();
+      health?.succeeded();
+      return result;
+    } catch (error) {
+      if (error instanceof RateLimiterRes) {
+        health?.succeeded();
+        throw error;
+      }
+      health?.failed(error);
+      throw AuthError.retryLater('SERVICE_UNAVAILABLE', LIMIT_STORE_RETRY_AFTER_MS, LIMIT_STORE_UNAVAILABLE);
+    }
+  };
+  return {
+    consume: (key, points, options) => guard(() => limiter.consume(key, points, options)),
+    penalty: (key, points) => guard(() => limiter.penalty(key, points)),
+    reward: (key, points) => guard(() => limiter.reward(key, points)),
+    get: (key) => guard(() => limiter.get(key)),
+    delete: (key) => guard(() => limiter.delete(key)),
+  };
+}
+
 /** One limiter: `points` per `duration` seconds, in the given store, its keys prefixed so limiters share a table. */
 function limiter(
   store: LimiterStore,
@@ -133,11 +181,14 @@ function limiter(
   }
   if (store.kind === 'redis') {
     // Several deployments may share one Redis: every key carries the deployment's prefix.
-    return new RateLimiterRedis({
-      ...options,
-      keyPrefix: `${store.keyPrefix}:${options.keyPrefix}`,
-      storeClient: store.client,
-    });
+    return failingClosed(
+      new RateLimiterRedis({
+        ...options,
+        keyPrefix: `${store.keyPrefix}:${options.keyPrefix}`,
+        storeClient: store.client,
+      }),
+      store.health,
+    );
   }
   return new RateLimiterPostgres({
     ...options,

@@ -27,7 +27,8 @@ function fromFastifyError(error: FastifyError): AuthError | null {
  * operator can find the line. RATE_LIMITED, SERVICE_BUSY and SERVICE_UNAVAILABLE carry Retry-After.
  * SERVICE_BUSY is load shedding, not a fault, so it is neither logged as an error nor given a request id.
  * SERVICE_UNAVAILABLE (the database is unreachable) is a fault, so it is logged like a 500, but its answer is
- * the catalogue's message alone: an outage fails every request alike, and there is no one line to look up.
+ * the catalogue's message alone: an outage fails every request alike, and there is no one line to look up. (A
+ * Redis outage is logged once by its client instead, see app.ts.)
  */
 function answerError(
   error: FastifyError | AuthError,
@@ -38,7 +39,10 @@ function answerError(
   const answer = publicError(known ?? error);
   if (answer.retryAfterSeconds !== undefined) void reply.header('retry-after', answer.retryAfterSeconds);
   if (answer.status >= 500 && answer.code !== 'SERVICE_BUSY') {
-    request.log.error({ error: errorForLog(error) }, 'request failed');
+    // Our own SERVICE_UNAVAILABLE (the shared limits' Redis is down) was logged once, when the outage began: a
+    // line per refused request would bury everything else for the whole outage.
+    const reported = error instanceof AuthError && error.code === 'SERVICE_UNAVAILABLE';
+    if (!reported) request.log.error({ error: errorForLog(error) }, 'request failed');
     const requestId = answer.code === 'SERVICE_UNAVAILABLE' ? {} : { requestId: request.id };
     return reply.status(answer.status).send({ message: answer.message, ...requestId });
   }

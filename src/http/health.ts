@@ -18,8 +18,18 @@ async function within<T>(ms: number, check: Promise<T>, fallback: T): Promise<T>
   }
 }
 
-/** Why the instance cannot serve, or null when it can: the database answers and no migration is pending. */
-async function notReadyReason(orm: Orm): Promise<string | null> {
+/** A further dependency's readiness: why it keeps the instance from serving, or null. */
+export type ReadinessCheck = () => Promise<string | null>;
+
+/**
+ * Why the instance cannot serve, or null when it can: the database answers, no migration is pending, and every
+ * further check (the limits' Redis) passes.
+ */
+async function notReadyReason(orm: Orm, checks: readonly ReadinessCheck[]): Promise<string | null> {
+  for (const check of checks) {
+    const reason = await check();
+    if (reason !== null) return reason;
+  }
   try {
     await orm.em.getConnection().execute('select 1');
   } catch {
@@ -36,13 +46,14 @@ async function notReadyReason(orm: Orm): Promise<string | null> {
 /**
  * Registers the probes. `/healthz` says the process is alive and answering, and touches nothing else, so a
  * database outage never gets healthy instances restarted. `/readyz` says the instance can serve: the database
- * answers within 2 s and every migration is applied; a load balancer should send traffic only while it says so.
+ * answers within 2 s and every migration is applied (and the limits' Redis, when there is one, answers); a load
+ * balancer should send traffic only while it says so.
  * Neither says anything an outsider could use beyond that.
  */
-export function registerHealth(app: FastifyInstance, orm: Orm): void {
+export function registerHealth(app: FastifyInstance, orm: Orm, ...checks: ReadinessCheck[]): void {
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const reason = await within(READY_TIMEOUT_MS, notReadyReason(orm), 'database timed out');
+    const reason = await within(READY_TIMEOUT_MS, notReadyReason(orm, checks), 'database timed out');
     if (reason === null) return { status: 'ready' };
     return reply.status(503).send({ status: 'not ready', reason });
   });
