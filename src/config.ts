@@ -1,4 +1,5 @@
 // The only reader of process.env: parses and validates it once into a typed, frozen Config.
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
@@ -339,6 +340,9 @@ const envSchema = z.object({
   GRAPHQL_MAX_AUTH_MUTATIONS: integer(1, 100).default(1),
   GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(1000),
 });
+/** Every variable the service reads, by name: what `.env.example` must list (a test checks it). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 
 /** The variables that decide how reset tokens travel and whether production may start with them. */
 interface DeliveryEnv {
@@ -436,6 +440,18 @@ function productionProblems(e: DeliveryEnv, present: Record<string, string | und
     );
   }
   return problems;
+}
+
+/**
+ * Loads `.env` from the working directory into process.env when the file exists, with Node's own parser
+ * (process.loadEnvFile, the same as `node --env-file`). A variable already set in the environment wins over the
+ * file, so a process manager's settings are never overridden by a file left on the host.
+ * @returns whether a file was loaded.
+ */
+export function loadEnvFile(path = '.env'): boolean {
+  if (!existsSync(path)) return false;
+  process.loadEnvFile(path);
+  return true;
 }
 
 /**

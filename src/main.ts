@@ -1,7 +1,7 @@
 // The process entry point: load config, build the app, listen, and shut down gracefully on SIGTERM/SIGINT.
 import 'reflect-metadata';
 import { createApp } from './app';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, loadEnvFile, type Config } from './config';
 import { errorForLog } from './http/logging';
 
 /** How long in-flight requests get to finish after a stop signal before the process exits anyway. */
@@ -24,6 +24,8 @@ function sizeThreadPool(config: Config): void {
 
 function readConfig(): Config {
   try {
+    // Before anything reads the environment: a .env beside the service is how the README's quick start configures it.
+    loadEnvFile();
     return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -1,9 +1,10 @@
 // `npm run migrate`: applies pending migrations and exits, for deployments that migrate before rolling out.
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, loadEnvFile } from './config';
 import { openDatabase } from './database';
 
 async function migrate(): Promise<void> {
+  loadEnvFile();
   const { orm, appliedMigrations } = await openDatabase(loadConfig());
   await orm.close();
   console.error(
