@@ -43,7 +43,8 @@ import {
 } from './lib/workload';
 
 const ROOT = resolve(__dirname, '..');
-const RESULTS_DIR = join(ROOT, 'bench', 'results');
+// Ignored by git: a run's results are the machine's and the moment's, never a change to commit.
+const RESULTS_DIR = join(ROOT, 'bench', 'out');
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const BUILD_STAMP = join(ROOT, 'dist', '.bench-build-stamp');
 const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
@@ -979,15 +980,35 @@ async function main(): Promise<void> {
       renderTable(report),
       '',
       memoryLine,
-      `results: bench/results/latest.json, bench/results/latest.svg (${((Date.now() - startedMs) / MS_PER_SECOND).toFixed(0)} s)`,
+      `results: bench/out/latest.json, bench/out/latest.svg (${((Date.now() - startedMs) / MS_PER_SECOND).toFixed(0)} s)`,
+      verdict(plan.mode, report.targets),
       '',
     ].join('\n'),
   );
   await runCleanups();
+  // The full run is how the targets are checked: missing one fails it. The quick run only proves the bench runs.
+  if (plan.mode === 'full' && report.targets.some((target) => !target.met)) process.exitCode = 1;
+}
+
+/** The closing line: what the run's figures are worth, and which targets were missed. */
+function verdict(
+  mode: 'quick' | 'full',
+  targets: readonly { readonly description: string; readonly met: boolean }[],
+): string {
+  const missed = targets.filter((target) => !target.met).length;
+  if (mode === 'quick') {
+    return (
+      `quick run: the figures are informational (passes of seconds, ${missed} of ${targets.length} targets not met ` +
+      'is no verdict); `npm run bench` without --quick checks the targets'
+    );
+  }
+  return missed === 0
+    ? `all ${targets.length} targets met`
+    : `${missed} of ${targets.length} targets NOT met: the run fails`;
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   async (error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     await runCleanups();
