@@ -179,6 +179,21 @@ async function redisNotReadyReason(store: LimiterStore): Promise<string | null> 
   }
 }
 
+/**
+ * Readable log lines (pino-pretty) when a developer watches the terminal: development mode with stdout a TTY.
+ * Everywhere else, and when pino-pretty is not installed (it is a dev dependency: a production install lacks it),
+ * null, and the logs stay one JSON object per line for whatever collects them.
+ */
+async function terminalLog(config: Config): Promise<{ write(line: string): void } | null> {
+  if (config.nodeEnv !== 'development' || !process.stdout.isTTY) return null;
+  try {
+    const { default: pretty } = await import('pino-pretty');
+    return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  } catch {
+    return null;
+  }
+}
+
 /** Opens (and migrates) the database and builds the server. Nothing listens until `app.server.listen()`. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   // The server's logger exists only once Fastify does; until then (opening, migrating) a driver warning that has
@@ -212,7 +227,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
 
     // One write per turn of the event loop rather than one per line (see BatchedLineWriter); tests pass their own.
-    const logDestination = options.logStream ?? new BatchedLineWriter();
+    const logDestination = options.logStream ?? (await terminalLog(config)) ?? new BatchedLineWriter();
     const server = Fastify({
       logger: {
         level: config.logLevel,

@@ -343,7 +343,6 @@ const envSchema = z.object({
 /** Every variable the service reads, by name: what `.env.example` must list (a test checks it). */
 export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
-
 /** The variables that decide how reset tokens travel and whether production may start with them. */
 interface DeliveryEnv {
   readonly NODE_ENV?: 'development' | 'production' | 'test' | undefined;

@@ -47,6 +47,14 @@ function withoutEchoedValues(message: string): string {
     .replace(/(cannot represent [^:]*): [\s\S]*$/, '$1');
 }
 
+/** The start of Apollo's refusal of introspection, whose advice names its constructor option, not our variable. */
+const APOLLO_NO_INTROSPECTION = 'GraphQL introspection is not allowed by Apollo Server';
+
+/** What a client is told instead: the switch an operator of this service actually has. */
+export const INTROSPECTION_OFF =
+  'GraphQL introspection is off on this server (the query contained __schema or __type); ' +
+  'its operator can turn it on with GRAPHQL_INTROSPECTION=true';
+
 /**
  * Apollo's `formatError`. Expected failures keep their catalogue code; client errors keep Apollo's code (or
  * BAD_REQUEST when graphql-js gave none) with any echoed value cut out; an unreachable database becomes
@@ -62,7 +70,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (kind === 'client') {
     const code = formatted.extensions?.code;
     const clientCode = typeof code === 'string' && CLIENT_ERROR_CODES.has(code) ? code : 'BAD_REQUEST';
-    return { message: withoutEchoedValues(formatted.message), ...where, extensions: { code: clientCode } };
+    const message = formatted.message.startsWith(APOLLO_NO_INTROSPECTION)
+      ? INTROSPECTION_OFF
+      : withoutEchoedValues(formatted.message);
+    return { message, ...where, extensions: { code: clientCode } };
   }
   // publicError hides whatever it does not recognise, so internal errors go through it too: it is what tells an
   // unreachable database (SERVICE_UNAVAILABLE) from a bug (INTERNAL_SERVER_ERROR), for REST and GraphQL alike.

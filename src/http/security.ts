@@ -53,6 +53,9 @@ export function cspHeader(directives: CspDirectives): string {
 
 /** The headers of ours that every answer carries, besides helmet's. */
 function addOwnHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  // HSTS only over HTTPS (RFC 6797 §7.2: browsers ignore it over plain HTTP, and on http://localhost in
+  // development it only misleads). Behind a TLS-terminating proxy, TRUST_PROXY lets X-Forwarded-Proto say https.
+  if (request.protocol !== 'https') reply.raw.removeHeader('strict-transport-security');
   // Answers carry session cookies, emails and reset tokens: no browser or proxy cache may keep one.
   void reply.header('cache-control', 'no-store');
   // Lets a client quote the id of any answer, and an operator find its log lines.

@@ -372,8 +372,8 @@ describe('introspection, suggestions and the playground, by NODE_ENV and overrid
   const INTROSPECTION = '{ __schema { queryType { name } } }';
   const TYPE_LOOKUP = '{ __type(name: "User") { name } }';
   const INTROSPECTION_OFF =
-    'GraphQL introspection is not allowed by Apollo Server, but the query contained __schema or __type. ' +
-    'To enable introspection, pass introspection: true to ApolloServer in production';
+    'GraphQL introspection is off on this server (the query contained __schema or __type); ' +
+    'its operator can turn it on with GRAPHQL_INTROSPECTION=true';
   const MISSPELT = '{ profile { emial } }';
 
   /** GET /graphql as a browser opening it. */

@@ -185,6 +185,34 @@ describe('security headers on every kind of answer', () => {
   });
 });
 
+describe('Strict-Transport-Security', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp({ TRUST_PROXY: '127.0.0.1' });
+  });
+  afterAll(() => app.close());
+
+  it('is sent over HTTPS (as a trusted proxy reports it), never over plain HTTP', async () => {
+    const overHttp = await app.server.inject({ method: 'GET', url: '/', remoteAddress: '127.0.0.1' });
+    expect(overHttp.headers['strict-transport-security']).toBeUndefined();
+    const overHttps = await app.server.inject({
+      method: 'GET',
+      url: '/',
+      remoteAddress: '127.0.0.1',
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(overHttps.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    // From a client no proxy setting trusts, X-Forwarded-Proto means nothing.
+    const untrusted = await app.server.inject({
+      method: 'GET',
+      url: '/',
+      remoteAddress: '203.0.113.9',
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(untrusted.headers['strict-transport-security']).toBeUndefined();
+  });
+});
+
 describe('the playground CSP', () => {
   let app: TestApp;
   beforeAll(async () => {
