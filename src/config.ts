@@ -319,8 +319,9 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: integer(1, SECONDS_PER_HOUR).default(1),
   RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: integer(1, SECONDS_PER_DAY).default(5 * 60),
   RATE_LIMIT_LOGIN_PER_IP: windowLimit.default({ points: 30, durationSeconds: 60 }),
-  RATE_LIMIT_REGISTER_PER_IP: windowLimit.default({ points: 5, durationSeconds: 10 * 60 }),
-  RATE_LIMIT_RESET_PER_IP: windowLimit.default({ points: 3, durationSeconds: 60 }),
+  // Defaults by NODE_ENV (see STRICT_PER_NETWORK_LIMITS and DEVELOPMENT_PER_NETWORK_LIMITS).
+  RATE_LIMIT_REGISTER_PER_IP: windowLimit.optional(),
+  RATE_LIMIT_RESET_PER_IP: windowLimit.optional(),
   // Per account and client network: a stranger's three requests use up their own budget, never the owner's.
   RATE_LIMIT_RESET_PER_ACCOUNT_AND_IP: windowLimit.default({ points: 3, durationSeconds: SECONDS_PER_HOUR }),
   // Per account from anywhere: bounds the mail one inbox receives, roomy enough that strangers must come from
@@ -340,6 +341,29 @@ const envSchema = z.object({
   GRAPHQL_MAX_AUTH_MUTATIONS: integer(1, 100).default(1),
   GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(1000),
 });
+/** The per-network registration and reset limits production (and the tests) run with unless told otherwise. */
+const STRICT_PER_NETWORK_LIMITS = {
+  registerPerIp: { points: 5, durationSeconds: 10 * 60 },
+  resetRequestPerIp: { points: 3, durationSeconds: 60 },
+} as const;
+
+/**
+ * The same limits for `NODE_ENV=development`: roomy enough for an afternoon of trying the README, the playground
+ * and the examples from one machine (every attempt counts, refused ones too), still a limit. The per-account
+ * limits and the login back-off are the same everywhere: they protect accounts, not the operator's patience.
+ */
+const DEVELOPMENT_PER_NETWORK_LIMITS = {
+  registerPerIp: { points: 100, durationSeconds: 10 * 60 },
+  resetRequestPerIp: { points: 30, durationSeconds: 60 },
+} as const;
+
+/** The per-network registration and reset limits a NODE_ENV starts with. */
+function perNetworkDefaults(
+  nodeEnv: string,
+): typeof STRICT_PER_NETWORK_LIMITS | typeof DEVELOPMENT_PER_NETWORK_LIMITS {
+  return nodeEnv === 'development' ? DEVELOPMENT_PER_NETWORK_LIMITS : STRICT_PER_NETWORK_LIMITS;
+}
+
 /** Every variable the service reads, by name: what `.env.example` must list (a test checks it). */
 export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
@@ -529,8 +553,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginBackoffInitialSeconds: e.RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS,
       loginBackoffMaxSeconds: e.RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS,
       loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
-      registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP,
-      resetRequestPerIp: e.RATE_LIMIT_RESET_PER_IP,
+      registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP ?? perNetworkDefaults(e.NODE_ENV).registerPerIp,
+      resetRequestPerIp: e.RATE_LIMIT_RESET_PER_IP ?? perNetworkDefaults(e.NODE_ENV).resetRequestPerIp,
       resetRequestPerAccountAndIp: e.RATE_LIMIT_RESET_PER_ACCOUNT_AND_IP,
       resetRequestPerAccount: e.RATE_LIMIT_RESET_PER_ACCOUNT,
       memoryMaxKeys: e.RATE_LIMIT_MEMORY_MAX_KEYS,

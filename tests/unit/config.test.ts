@@ -27,8 +27,9 @@ const DEFAULTS: Config = {
     loginBackoffInitialSeconds: 1,
     loginBackoffMaxSeconds: 300,
     loginPerIp: { points: 30, durationSeconds: 60 },
-    registerPerIp: { points: 5, durationSeconds: 600 },
-    resetRequestPerIp: { points: 3, durationSeconds: 60 },
+    // NODE_ENV=development's roomy per-network defaults; production and test keep 5/10m and 3/1m (below).
+    registerPerIp: { points: 100, durationSeconds: 600 },
+    resetRequestPerIp: { points: 30, durationSeconds: 60 },
     resetRequestPerAccountAndIp: { points: 3, durationSeconds: 3600 },
     resetRequestPerAccount: { points: 10, durationSeconds: 3600 },
     memoryMaxKeys: 100_000,
@@ -81,6 +82,21 @@ describe('loadConfig', () => {
   it('gives every documented default for an empty environment', () => {
     expect(loadConfig({})).toEqual(DEFAULTS);
   });
+
+  it.each(['production', 'test'])(
+    'keeps the strict per-network registration and reset limits with NODE_ENV=%s',
+    (nodeEnv) => {
+      const { rateLimit } = loadConfig({
+        NODE_ENV: nodeEnv,
+        RESET_TOKEN_DELIVERY: 'response',
+        ALLOW_INSECURE_RESET_DELIVERY: 'true',
+      });
+      expect([rateLimit.registerPerIp, rateLimit.resetRequestPerIp]).toEqual([
+        { points: 5, durationSeconds: 600 },
+        { points: 3, durationSeconds: 60 },
+      ]);
+    },
+  );
 
   it('treats empty strings as unset', () => {
     const allEmpty = {

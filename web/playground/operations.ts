@@ -5,7 +5,8 @@ import type { GraphiQLProps } from 'graphiql';
 type TabDefinition = NonNullable<GraphiQLProps['defaultTabs']>[number];
 
 /** Example credentials, the same as the README's curl examples, so both walkthroughs meet the same account. */
-const EXAMPLE_EMAIL = 'test@example.com';
+// Not the REST walkthrough's test@example.com, whose password that walkthrough resets: each has its own account.
+const EXAMPLE_EMAIL = 'playground@example.com';
 const EXAMPLE_PASSWORD = 'mySecurePassword';
 
 /** Variables as the variables editor shows them: indented JSON. */
