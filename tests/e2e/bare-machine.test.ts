@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { POSTGRES, REDIS, suitesNeeding } from '../helpers/servers';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -81,11 +82,11 @@ describeIsolated(
       const { status, stderr, report } = runWithoutServers({});
       expect(status).toBe(0);
       expect(stderr).toContain(
-        'skipped 4 suites that need PostgreSQL (nothing listens at 127.0.0.1:5432): start it, or set ' +
+        `skipped ${suitesNeeding(POSTGRES, ROOT).length} suites that need PostgreSQL (nothing listens at 127.0.0.1:5432): start it, or set ` +
           'TEST_DATABASE_URL=postgres://postgres@host:5432/test to run them (README, "Tests that need PostgreSQL or Redis")',
       );
       expect(stderr).toContain(
-        'skipped 1 suites that need Redis (nothing listens at 127.0.0.1:6379): start it, or set ' +
+        `skipped ${suitesNeeding(REDIS, ROOT).length} suites that need Redis (nothing listens at 127.0.0.1:6379): start it, or set ` +
           'TEST_REDIS_URL=redis://host:6379 to run them (README, "Tests that need PostgreSQL or Redis")',
       );
       // Only the outage suite ran: its outage tests skipped, the classification tests beside them passed.

@@ -1,0 +1,66 @@
+// The README's two-instance example, run as written: two `npm start`s on one PostgreSQL database, then its curls.
+// @needs postgres: left out of a run without PostgreSQL (TEST_DATABASE_URL, or the local server), with a line saying so (jest.config.ts).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createDatabase,
+  dropDatabase,
+  newRunPrefix,
+  postgresServerUrl,
+  withDatabase,
+} from '../helpers/postgres';
+import { brokenPromise, curlBlocks, runCurl } from '../helpers/readme';
+import { MAIN, startServerWith, type ServerProcess } from '../helpers/server-process';
+
+const BLOCK = curlBlocks().find((block) => block.some((step) => step.command.includes('localhost:5001')));
+
+let directory: string;
+let database: string;
+const servers = new Map<string, ServerProcess>();
+beforeAll(async () => {
+  directory = mkdtempSync(join(tmpdir(), 'auth-readme-pg-'));
+  // The README's `createdb -U postgres auth`, under a name of this run's own.
+  database = `${newRunPrefix()}_readme`;
+  await createDatabase(postgresServerUrl(), database);
+});
+afterAll(async () => {
+  for (const server of servers.values()) {
+    server.child.kill('SIGTERM');
+    await server.ended;
+  }
+  await dropDatabase(postgresServerUrl(), database);
+  rmSync(directory, { recursive: true, force: true });
+});
+
+it('starts both instances as the README says, and answers its curls as it promises', async () => {
+  expect(BLOCK).toBeDefined();
+  for (const step of BLOCK ?? []) {
+    const start = /^DATABASE_URL=\S+ PORT=(\d+) npm start$/.exec(step.command);
+    if (start !== null) {
+      // The built server, as `npm start` runs it, on this run's database instead of `auth`; its port is the
+      // README's port mapped to a free one.
+      const server = await startServerWith(process.execPath, [MAIN], {
+        NODE_ENV: 'development',
+        DATABASE_URL: withDatabase(
+          start[1] === undefined ? postgresServerUrl() : postgresServerUrl(),
+          database,
+        ),
+        LOG_LEVEL: 'silent',
+      });
+      servers.set(start[1] ?? '', server);
+      continue;
+    }
+    let command = step.command;
+    for (const [port, server] of servers)
+      command = command.replaceAll(`localhost:${port}`, `127.0.0.1:${server.port}`);
+    const output = runCurl(command, directory);
+    if (step.expected !== null) {
+      expect({ command: step.command, problem: brokenPromise(step.expected, output) }).toEqual({
+        command: step.command,
+        problem: null,
+      });
+    }
+  }
+  expect(servers.size).toBe(2);
+}, 60_000);
