@@ -24,6 +24,7 @@ import { registerHealth } from './http/health';
 import { registerRequestChecks } from './http/request-checks';
 import { registerRestShim } from './http/rest-shim';
 import { registerSecurity } from './http/security';
+import { SessionCookie } from './http/cookies';
 import { HttpSessions } from './http/session-hook';
 import {
   BatchedLineWriter,
@@ -352,7 +353,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await background.settled();
       await securityLog.stop();
     });
-    const sessions = new HttpSessions(auth, gate, config.cookieSecure);
+    const cookie = new SessionCookie({
+      secure: config.cookieSecure,
+      sameSite: config.cookieSameSite,
+      hostPrefix: config.cookieHostPrefix,
+    });
+    const sessions = new HttpSessions(auth, gate, cookie);
     sessions.register(server);
     registerRestShim(server, gate, sessions);
     registerHealth(server, orm, () => redisNotReadyReason(store));

@@ -93,6 +93,10 @@ export interface Config {
   readonly sessionTouchIntervalSeconds: number;
   readonly resetTokenTtlSeconds: number;
   readonly cookieSecure: boolean;
+  /** COOKIE_SAME_SITE: Lax by default; None only with Secure and CORS_ORIGINS (checked at start). */
+  readonly cookieSameSite: 'Lax' | 'Strict' | 'None';
+  /** COOKIE_HOST_PREFIX: the cookie is `__Host-session_id` (needs Secure) instead of the exercise's `session_id`. */
+  readonly cookieHostPrefix: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly bodyLimitBytes: number;
   /** A request must arrive whole (headers and body) within this time, or it is answered 408. */
@@ -257,6 +261,13 @@ const envSchema = z.object({
   SESSION_TOUCH_INTERVAL_SECONDS: integer(0, SECONDS_PER_DAY).default(SECONDS_PER_HOUR),
   RESET_TOKEN_TTL_SECONDS: integer(60, SECONDS_PER_DAY).default(SECONDS_PER_HOUR),
   COOKIE_SECURE: boolean.optional(),
+  COOKIE_SAME_SITE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['lax', 'strict', 'none']))
+    .default('lax'),
+  COOKIE_HOST_PREFIX: boolean.default(false),
   ALLOW_INSECURE_COOKIES: boolean.default(false),
   RESET_TOKEN_DELIVERY: z.enum(['response', 'email']).optional(),
   ALLOW_INSECURE_RESET_DELIVERY: boolean.default(false),
@@ -465,6 +476,31 @@ function productionProblems(e: DeliveryEnv, present: Record<string, string | und
   return problems;
 }
 
+/** COOKIE_SAME_SITE's values as the Set-Cookie attribute spells them. */
+const SAME_SITE_ATTRIBUTES = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
+
+/**
+ * What the cookie settings may not be combined with. SameSite=None sends the session cookie on every other
+ * site's requests: browsers refuse it without Secure, and it is only for an app on another site, which must then
+ * be listed in CORS_ORIGINS (nothing else could read the answers). A `__Host-` cookie without Secure is refused
+ * by browsers too: each would be a service nobody can sign in to, so it does not start.
+ */
+function cookieProblems(present: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const production = validValue(present, 'NODE_ENV') === 'production';
+  const secure = validValue(present, 'COOKIE_SECURE') ?? production;
+  if (validValue(present, 'COOKIE_SAME_SITE') === 'none') {
+    if (!secure) problems.push('COOKIE_SAME_SITE: "none" needs COOKIE_SECURE=true (browsers refuse it otherwise)');
+    if ((validValue(present, 'CORS_ORIGINS') ?? []).length === 0) {
+      problems.push('COOKIE_SAME_SITE: "none" is for an app on another site, which must be listed in CORS_ORIGINS');
+    }
+  }
+  if (validValue(present, 'COOKIE_HOST_PREFIX') === true && !secure) {
+    problems.push('COOKIE_HOST_PREFIX: a __Host- cookie needs COOKIE_SECURE=true (browsers refuse it otherwise)');
+  }
+  return problems;
+}
+
 /**
  * Loads `.env` from the working directory into process.env when the file exists, with Node's own parser
  * (process.loadEnvFile, the same as `node --env-file`). A variable already set in the environment wins over the
@@ -518,6 +554,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: must not exceed RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS',
     );
   }
+  problems.push(...cookieProblems(present));
   // Checked from their own variables, so a bad PORT does not hide an insecure production setting.
   problems.push(...productionProblems(deliveryEnv(present), present));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
@@ -538,6 +575,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resetTokenTtlSeconds: e.RESET_TOKEN_TTL_SECONDS,
     // Production serves over HTTPS (directly or behind a proxy): a session cookie must never travel in clear.
     cookieSecure: e.COOKIE_SECURE ?? production,
+    cookieSameSite: SAME_SITE_ATTRIBUTES[e.COOKIE_SAME_SITE],
+    cookieHostPrefix: e.COOKIE_HOST_PREFIX,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,

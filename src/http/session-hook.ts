@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthGate } from '../auth/auth-gate';
 import type { AuthService, NewSession, ValidSession } from '../auth/auth.service';
 import { callerOf } from './caller';
-import { clearedSessionCookie, readSessionCookie, sessionCookie } from './cookies';
+import type { SessionCookie } from './cookies';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,7 +20,7 @@ export class HttpSessions {
   constructor(
     private readonly auth: AuthService,
     private readonly gate: AuthGate,
-    private readonly cookieSecure: boolean,
+    private readonly cookie: SessionCookie,
   ) {}
 
   /** Adds the per-request slot to the Fastify instance; call once at start. */
@@ -36,12 +36,12 @@ export class HttpSessions {
 
   /** The session cookie's value as this request sent it, unchecked; undefined without one. */
   token(request: FastifyRequest): string | undefined {
-    return readSessionCookie(request.headers.cookie);
+    return this.cookie.read(request.headers.cookie);
   }
 
   /** Sends the cookie of a session just created by a login. */
   started(reply: FastifyReply, session: NewSession): void {
-    reply.header('set-cookie', sessionCookie(session.token, session.maxAgeSeconds, this.cookieSecure));
+    reply.header('set-cookie', this.cookie.set(session.token, session.maxAgeSeconds));
   }
 
   /** Ends this request's session, if it has a valid one; returns whether one ended. */
@@ -55,16 +55,16 @@ export class HttpSessions {
   clearCookie(reply: FastifyReply): void {
     // Replaces a refreshed cookie this same request may have set: one answer must not name the cookie twice.
     reply.removeHeader('set-cookie');
-    reply.header('set-cookie', clearedSessionCookie(this.cookieSecure));
+    reply.header('set-cookie', this.cookie.cleared());
   }
 
   private async lookup(request: FastifyRequest, reply: FastifyReply): Promise<ValidSession | null> {
-    const token = readSessionCookie(request.headers.cookie);
+    const token = this.cookie.read(request.headers.cookie);
     if (token === undefined) return null;
     const session = await this.auth.validateSession(token);
     // A moved expiry must reach the browser too, or its cookie would lapse before the session does.
     if (session?.refreshed === true) {
-      reply.header('set-cookie', sessionCookie(token, session.maxAgeSeconds, this.cookieSecure));
+      reply.header('set-cookie', this.cookie.set(token, session.maxAgeSeconds));
     }
     return session;
   }

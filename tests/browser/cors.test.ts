@@ -9,67 +9,13 @@
 // `localhost` calling `127.0.0.1`, would be cross-site: a Lax cookie is not sent on its fetches at all.) The
 // cookie gets `Secure` only with COOKIE_SECURE, which defaults to false outside production, so plain http works.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
+import { startAppServer, type AppServer, type AppWindow, type Outcome } from '../helpers/app-page';
 import { PASSWORD, uniqueEmail } from '../helpers/factories';
 import { startServer, type ServerProcess } from '../helpers/server-process';
-
-/** What one call from a page observed: the API's answer, or the error fetch rejected with. */
-type Outcome = { status: number; body: unknown } | { error: string };
-
-/** The page script's functions, as the tests call them through page.evaluate. */
-interface AppWindow {
-  callApi(api: string, query: string, variables?: Record<string, string>): Promise<Outcome>;
-  postSimple(api: string, query: string): Promise<{ type: string } | { error: string }>;
-}
-
-/**
- * The one page each app origin serves. Its inline script is what a cross-origin single-page app does: a JSON
- * POST to the API with `credentials: 'include'`, so the browser sends and stores the session cookie. JSON is
- * not a "simple" content type, so the browser asks the API first (a CORS preflight) and sends the request only
- * if the API's answer allows this origin. `postSimple` is the other thing a hostile page can try: a no-cors
- * text/plain POST, which needs no preflight but whose answer the page cannot read. The icon link keeps Chromium
- * from asking for /favicon.ico, whose 404 would show in the console the tests read.
- */
-const APP_PAGE = `<!doctype html>
-<html>
-  <head><meta charset="utf-8"><title>app</title><link rel="icon" href="data:,"></head>
-  <body>
-    <script>
-      globalThis.callApi = async (api, query, variables) => {
-        try {
-          const response = await fetch(api + '/graphql', {
-            method: 'POST',
-            credentials: 'include',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ query, variables }),
-          });
-          return { status: response.status, body: await response.json() };
-        } catch (error) {
-          return { error: String(error) };
-        }
-      };
-      globalThis.postSimple = async (api, query) => {
-        try {
-          const response = await fetch(api + '/graphql', {
-            method: 'POST',
-            mode: 'no-cors',
-            credentials: 'include',
-            headers: { 'content-type': 'text/plain' },
-            body: JSON.stringify({ query }),
-          });
-          return { type: response.type };
-        } catch (error) {
-          return { error: String(error) };
-        }
-      };
-    </script>
-  </body>
-</html>
-`;
 
 const REGISTER =
   'mutation($email: String!, $password: String!) { register(email: $email, password: $password) { email } }';
@@ -89,27 +35,6 @@ function corsConsole(origin: string): string[] {
       'is present on the requested resource.',
     'Failed to load resource: net::ERR_FAILED',
   ];
-}
-
-/** A static server for APP_PAGE on a free loopback port, and the origin it serves. */
-interface AppServer {
-  readonly server: Server;
-  readonly origin: string;
-}
-
-/** Serves APP_PAGE at `/` (404 for anything else, such as the favicon) on 127.0.0.1. */
-async function startAppServer(): Promise<AppServer> {
-  const server = createServer((request, response) => {
-    if (request.method === 'GET' && request.url === '/') {
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(APP_PAGE);
-    } else {
-      response.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('app server has no port');
-  return { server, origin: `http://127.0.0.1:${address.port}` };
 }
 
 let dir: string;

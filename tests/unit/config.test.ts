@@ -13,6 +13,8 @@ const DEFAULTS: Config = {
   sessionTouchIntervalSeconds: 3600,
   resetTokenTtlSeconds: 3600,
   cookieSecure: false,
+  cookieSameSite: 'Lax',
+  cookieHostPrefix: false,
   logLevel: 'info',
   bodyLimitBytes: 65536,
   requestTimeoutSeconds: 10,
@@ -132,6 +134,8 @@ describe('loadConfig', () => {
       SESSION_TOUCH_INTERVAL_SECONDS: '0',
       RESET_TOKEN_TTL_SECONDS: '600',
       COOKIE_SECURE: 'true',
+      COOKIE_SAME_SITE: 'Strict',
+      COOKIE_HOST_PREFIX: 'true',
       LOG_LEVEL: 'silent',
       BODY_LIMIT_BYTES: '1024',
       REQUEST_TIMEOUT_SECONDS: '5',
@@ -180,6 +184,8 @@ describe('loadConfig', () => {
       sessionTouchIntervalSeconds: 0,
       resetTokenTtlSeconds: 600,
       cookieSecure: true,
+      cookieSameSite: 'Strict',
+      cookieHostPrefix: true,
       logLevel: 'silent',
       bodyLimitBytes: 1024,
       requestTimeoutSeconds: 5,
@@ -389,5 +395,34 @@ describe('loadConfig', () => {
       SESSION_ABSOLUTE_TTL_SECONDS: '3600',
     });
     expect(namedVariables(error).sort()).toEqual(['DATABASE_URL', 'PORT', 'SESSION_IDLE_TTL_SECONDS']);
+  });
+});
+
+describe('COOKIE_SAME_SITE and COOKIE_HOST_PREFIX', () => {
+  it.each([
+    ['lax', 'Lax'],
+    ['Strict', 'Strict'],
+    ['NONE', 'None'],
+  ])('reads COOKIE_SAME_SITE=%s as SameSite=%s', (value, attribute) => {
+    const env = { COOKIE_SAME_SITE: value, COOKIE_SECURE: 'true', CORS_ORIGINS: 'https://app.example' };
+    expect(loadConfig(env).cookieSameSite).toBe(attribute);
+  });
+
+  it('refuses SameSite=None without Secure and without CORS_ORIGINS, naming both', () => {
+    expect(() => loadConfig({ COOKIE_SAME_SITE: 'none' })).toThrow(
+      new ConfigError([
+        'COOKIE_SAME_SITE: "none" needs COOKIE_SECURE=true (browsers refuse it otherwise)',
+        'COOKIE_SAME_SITE: "none" is for an app on another site, which must be listed in CORS_ORIGINS',
+      ]),
+    );
+  });
+
+  it('refuses a __Host- cookie without Secure, and a value it does not know', () => {
+    expect(() => loadConfig({ COOKIE_HOST_PREFIX: 'true' })).toThrow(
+      new ConfigError([
+        'COOKIE_HOST_PREFIX: a __Host- cookie needs COOKIE_SECURE=true (browsers refuse it otherwise)',
+      ]),
+    );
+    expect(() => loadConfig({ COOKIE_SAME_SITE: 'sometimes' })).toThrow(ConfigError);
   });
 });
