@@ -19,7 +19,8 @@ async function appWith(env: Record<string, string>): Promise<TestApp> {
 /** The Set-Cookie values of an answer. */
 function setCookies(headers: Record<string, unknown>): string[] {
   const value = headers['set-cookie'];
-  return value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
 it('keeps the exercise’s cookie by default: session_id, SameSite=Lax', async () => {
