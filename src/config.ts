@@ -490,13 +490,18 @@ function cookieProblems(present: Record<string, string | undefined>): string[] {
   const production = validValue(present, 'NODE_ENV') === 'production';
   const secure = validValue(present, 'COOKIE_SECURE') ?? production;
   if (validValue(present, 'COOKIE_SAME_SITE') === 'none') {
-    if (!secure) problems.push('COOKIE_SAME_SITE: "none" needs COOKIE_SECURE=true (browsers refuse it otherwise)');
+    if (!secure)
+      problems.push('COOKIE_SAME_SITE: "none" needs COOKIE_SECURE=true (browsers refuse it otherwise)');
     if ((validValue(present, 'CORS_ORIGINS') ?? []).length === 0) {
-      problems.push('COOKIE_SAME_SITE: "none" is for an app on another site, which must be listed in CORS_ORIGINS');
+      problems.push(
+        'COOKIE_SAME_SITE: "none" is for an app on another site, which must be listed in CORS_ORIGINS',
+      );
     }
   }
   if (validValue(present, 'COOKIE_HOST_PREFIX') === true && !secure) {
-    problems.push('COOKIE_HOST_PREFIX: a __Host- cookie needs COOKIE_SECURE=true (browsers refuse it otherwise)');
+    problems.push(
+      'COOKIE_HOST_PREFIX: a __Host- cookie needs COOKIE_SECURE=true (browsers refuse it otherwise)',
+    );
   }
   return problems;
 }

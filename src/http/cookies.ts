@@ -62,7 +62,10 @@ export class SessionCookie {
   }
 }
 
-const EXERCISE_COOKIES = { secure: new SessionCookie(exerciseCookiePolicy(true)), plain: new SessionCookie(exerciseCookiePolicy(false)) };
+const EXERCISE_COOKIES = {
+  secure: new SessionCookie(exerciseCookiePolicy(true)),
+  plain: new SessionCookie(exerciseCookiePolicy(false)),
+};
 
 /** The exercise's Set-Cookie value for a session (`session_id`, SameSite=Lax). */
 export function sessionCookie(token: string, maxAgeSeconds: number, secure: boolean): string {
