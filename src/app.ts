@@ -20,6 +20,7 @@ import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, answerFrameworkError, registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerDraining } from './http/draining';
+import { DatabaseFile } from './http/database-file';
 import { registerHealth } from './http/health';
 import { registerRequestChecks } from './http/request-checks';
 import { registerRestShim } from './http/rest-shim';
@@ -298,6 +299,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerDraining(server);
     await registerSecurity(server, { corsOrigins: config.corsOrigins });
     registerRequestChecks(server, { corsOrigins: config.corsOrigins });
+    // SQLite on a file: no write may be acknowledged into a file removed or replaced under us (see DatabaseFile).
+    const databaseFile =
+      config.database.dialect === 'sqlite' && config.database.sqlitePath !== ':memory:'
+        ? new DatabaseFile(config.database.sqlitePath, server.log)
+        : null;
+    databaseFile?.register(server);
 
     const clock = options.clock ?? systemClock;
     // Several instances share one PostgreSQL database, so they must share their counters too; SQLite means one
@@ -361,7 +368,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const sessions = new HttpSessions(auth, gate, cookie);
     sessions.register(server);
     registerRestShim(server, gate, sessions);
-    registerHealth(server, orm, () => redisNotReadyReason(store));
+    registerHealth(
+      server,
+      orm,
+      () => Promise.resolve(databaseFile?.notReadyReason() ?? null),
+      () => redisNotReadyReason(store),
+    );
     const schema = await buildAuthSchema(new AuthResolver(gate));
     await registerGraphQL(server, { schema, sessions, limits: config.graphql });
     await server.ready();

@@ -35,6 +35,12 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   'SQLITE_BUSY',
   // SQLite: the database file cannot be opened (removed, unmounted, permissions changed under us).
   'SQLITE_CANTOPEN',
+  // SQLite: the disk (or quota) is full. Nothing was written; the same request succeeds once space is freed.
+  'SQLITE_FULL',
+  // SQLite: the file, its directory or the filesystem became read-only (a remount after disk errors, say).
+  'SQLITE_READONLY',
+  // SQLite: the operating system failed a read or write (a failing disk, a vanished mount).
+  'SQLITE_IOERR',
 ]);
 
 /** PostgreSQL's SQLSTATE class 08, "connection exception" (08001 cannot connect, 08006 connection failure, ...). */
@@ -55,6 +61,13 @@ const UNAVAILABLE_MESSAGES: readonly string[] = [
   // pg: query_timeout ran out with no answer from the server (only when that option is set): a silent connection.
   'Query read timeout',
 ];
+
+/**
+ * Message starts of connection failures that carry no code and a variable tail. knex: the connection of a
+ * transaction died under it (pg_terminate_backend, a failover) and the transaction's next query found it ended;
+ * the transaction was rolled back by the server, so nothing is half-written.
+ */
+const UNAVAILABLE_MESSAGE_STARTS: readonly string[] = ['Transaction query already complete'];
 
 /** knex prefixes a failed query's error message with the statement: `<sql> - <driver's message>`. */
 const KNEX_STATEMENT_SEPARATOR = ' - ';
@@ -97,6 +110,7 @@ function unavailable(error: unknown, depth: number): boolean {
     const endsWithKnown = (known: string): boolean =>
       message === known || message.endsWith(`${KNEX_STATEMENT_SEPARATOR}${known}`);
     if (UNAVAILABLE_MESSAGES.some(endsWithKnown)) return true;
+    if (UNAVAILABLE_MESSAGE_STARTS.some((start) => message.startsWith(start))) return true;
   }
   // Node reports a connect to a host with several addresses (IPv6 and IPv4) that all failed as one AggregateError.
   if (name === 'AggregateError' && Array.isArray(errors) && errors.length > 0) {

@@ -352,6 +352,16 @@ describe('what counts as the database being unavailable', () => {
     ],
     ['pg: connectionTimeoutMillis ran out', driverError('timeout expired')],
     ['SQLite busy past busy_timeout', driverError('SQLITE_BUSY: database is locked', 'SQLITE_BUSY')],
+    ['SQLite disk full', driverError('SQLITE_FULL: database or disk is full', 'SQLITE_FULL')],
+    [
+      'SQLite file made read-only',
+      driverError('SQLITE_READONLY: attempt to write a readonly database', 'SQLITE_READONLY'),
+    ],
+    ['SQLite I/O error', driverError('SQLITE_IOERR: disk I/O error', 'SQLITE_IOERR')],
+    [
+      'a PostgreSQL transaction whose backend was terminated',
+      new Error('Transaction query already complete, run with DEBUG=knex:tx for more info'),
+    ],
     [
       'SQLite cannot open the file',
       new ConnectionException(
