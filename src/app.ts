@@ -21,6 +21,7 @@ import { answerClientError, answerFrameworkError, registerErrorHandlers } from '
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerDraining } from './http/draining';
 import { DatabaseFile } from './http/database-file';
+import { registerDeadline } from './http/deadline';
 import { registerHealth } from './http/health';
 import { registerRequestChecks } from './http/request-checks';
 import { registerRestShim } from './http/rest-shim';
@@ -299,6 +300,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerDraining(server);
     await registerSecurity(server, { corsOrigins: config.corsOrigins });
     registerRequestChecks(server, { corsOrigins: config.corsOrigins });
+    registerDeadline(server, config.handlerTimeoutSeconds * 1000);
     // SQLite on a file: no write may be acknowledged into a file removed or replaced under us (see DatabaseFile).
     const databaseFile =
       config.database.dialect === 'sqlite' && config.database.sqlitePath !== ':memory:'

@@ -562,4 +562,37 @@ describe('handler timeout (HANDLER_TIMEOUT_SECONDS=1)', () => {
     const next = await sendForm(app, 'POST', '/sessions', { email, password: PASSWORD });
     expect(next.statusCode).toBe(200);
   });
+
+  it('answers the same 503 to a POST over a real socket, whose body Fastify has already read', async () => {
+    // Fastify 5.12 stops its handler timer when the request's body has been read (the IncomingMessage closes), so
+    // over a real connection only the service's own deadline cuts a stuck POST off.
+    const email = await registeredUser(app);
+    type PromiseCompare = (data: string, hash: string) => Promise<boolean>;
+    const realCompare = bcrypt.compare.bind(bcrypt) as PromiseCompare;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const spy = jest.spyOn(bcrypt, 'compare') as unknown as jest.SpiedFunction<PromiseCompare>;
+    spy.mockImplementationOnce(async (data, hash) => {
+      const matches = await realCompare(data, hash);
+      await released;
+      return matches;
+    });
+    await app.server.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.server.address() as AddressInfo;
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ email, password: 'wrong password' }).toString(),
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect([response.status, response.headers.get('retry-after'), await response.json()]).toEqual([
+        503,
+        '1',
+        { message: 'service busy, try again shortly' },
+      ]);
+    } finally {
+      release();
+    }
+  });
 });
