@@ -3,33 +3,26 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createDatabase,
-  dropDatabase,
-  newRunPrefix,
-  postgresServerUrl,
-  withDatabase,
-} from '../helpers/postgres';
+import { scratchDatabase } from '../helpers/postgres';
 import { brokenPromise, curlBlocks, runCurl } from '../helpers/readme';
 import { MAIN, startServerWith, type ServerProcess } from '../helpers/server-process';
 
 const BLOCK = curlBlocks().find((block) => block.some((step) => step.command.includes('localhost:5001')));
 
 let directory: string;
-let database: string;
+let database: Awaited<ReturnType<typeof scratchDatabase>>;
 const servers = new Map<string, ServerProcess>();
 beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'auth-readme-pg-'));
   // The README's `createdb -U postgres auth`, under a name of this run's own.
-  database = `${newRunPrefix()}_readme`;
-  await createDatabase(postgresServerUrl(), database);
+  database = await scratchDatabase('readme');
 });
 afterAll(async () => {
   for (const server of servers.values()) {
     server.child.kill('SIGTERM');
     await server.ended;
   }
-  await dropDatabase(postgresServerUrl(), database);
+  await database.drop();
   rmSync(directory, { recursive: true, force: true });
 });
 
@@ -42,10 +35,8 @@ it('starts both instances as the README says, and answers its curls as it promis
       // README's port mapped to a free one.
       const server = await startServerWith(process.execPath, [MAIN], {
         NODE_ENV: 'development',
-        DATABASE_URL: withDatabase(
-          start[1] === undefined ? postgresServerUrl() : postgresServerUrl(),
-          database,
-        ),
+        // The README's URL names the local server; this run's scratch database on the run's server stands in.
+        DATABASE_URL: database.url,
         LOG_LEVEL: 'silent',
       });
       servers.set(start[1] ?? '', server);

@@ -103,3 +103,16 @@ export async function freshDatabase(url: string): Promise<{ url: string; drop: (
   await createDatabase(url, name, template);
   return { url: withDatabase(url, name), drop: () => dropDatabase(url, name) };
 }
+
+/**
+ * An empty database of its own on the run's server, for a suite that migrates it itself (several instances, a
+ * suite that terminates its backends): `url` to connect, `name` for pg_stat_activity, `drop` when done.
+ */
+export async function scratchDatabase(
+  purpose: string,
+): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+  const server = postgresServerUrl();
+  const name = `${newRunPrefix()}_${purpose}`;
+  await createDatabase(server, name);
+  return { url: withDatabase(server, name), name, drop: () => dropDatabase(server, name) };
+}

@@ -512,6 +512,27 @@ describe('request timeout (REQUEST_TIMEOUT_SECONDS=1) on a real socket', () => {
   });
 });
 
+/**
+ * Holds the answer of the next bcrypt compare (the real compare still decides) until `release`, so a login stays
+ * stuck for as long as a test needs; `returned` settles once the held compare has handed its answer back.
+ */
+function holdNextCompare(): { release: () => void; returned: Promise<void> } {
+  type PromiseCompare = (data: string, hash: string) => Promise<boolean>;
+  const realCompare = bcrypt.compare.bind(bcrypt) as PromiseCompare;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let compareReturned!: () => void;
+  const returned = new Promise<void>((resolve) => (compareReturned = resolve));
+  const spy = jest.spyOn(bcrypt, 'compare') as unknown as jest.SpiedFunction<PromiseCompare>;
+  spy.mockImplementationOnce(async (data, hash) => {
+    const matches = await realCompare(data, hash);
+    await released;
+    compareReturned();
+    return matches;
+  });
+  return { release, returned };
+}
+
 describe('handler timeout (HANDLER_TIMEOUT_SECONDS=1)', () => {
   let app: TestApp;
   beforeAll(async () => {
@@ -524,20 +545,7 @@ describe('handler timeout (HANDLER_TIMEOUT_SECONDS=1)', () => {
 
   it('answers 503 SERVICE_BUSY with Retry-After: 1 while the login is still stuck in bcrypt', async () => {
     const email = await registeredUser(app);
-    type PromiseCompare = (data: string, hash: string) => Promise<boolean>;
-    const realCompare = bcrypt.compare.bind(bcrypt) as PromiseCompare;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let compareReturned!: () => void;
-    const returned = new Promise<void>((resolve) => (compareReturned = resolve));
-    // The real compare decides; its answer is held until the test has seen the 503.
-    const spy = jest.spyOn(bcrypt, 'compare') as unknown as jest.SpiedFunction<PromiseCompare>;
-    spy.mockImplementationOnce(async (data, hash) => {
-      const matches = await realCompare(data, hash);
-      await released;
-      compareReturned();
-      return matches;
-    });
+    const { release, returned } = holdNextCompare();
 
     try {
       const response = await sendForm(app, 'POST', '/sessions', { email, password: 'wrong password' });
@@ -567,16 +575,7 @@ describe('handler timeout (HANDLER_TIMEOUT_SECONDS=1)', () => {
     // Fastify 5.12 stops its handler timer when the request's body has been read (the IncomingMessage closes), so
     // over a real connection only the service's own deadline cuts a stuck POST off.
     const email = await registeredUser(app);
-    type PromiseCompare = (data: string, hash: string) => Promise<boolean>;
-    const realCompare = bcrypt.compare.bind(bcrypt) as PromiseCompare;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const spy = jest.spyOn(bcrypt, 'compare') as unknown as jest.SpiedFunction<PromiseCompare>;
-    spy.mockImplementationOnce(async (data, hash) => {
-      const matches = await realCompare(data, hash);
-      await released;
-      return matches;
-    });
+    const { release } = holdNextCompare();
     await app.server.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.server.address() as AddressInfo;
     try {

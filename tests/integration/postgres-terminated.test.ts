@@ -1,33 +1,24 @@
 // PostgreSQL backends terminated mid-request (pg_terminate_backend under load): outages answered 503, never a 500.
 // @needs postgres: left out of a run without PostgreSQL (TEST_DATABASE_URL, or the local server), with a line saying so (jest.config.ts).
 import { Client } from 'pg';
-import {
-  createDatabase,
-  dropDatabase,
-  newRunPrefix,
-  postgresServerUrl,
-  withDatabase,
-} from '../helpers/postgres';
+import { postgresServerUrl, scratchDatabase } from '../helpers/postgres';
 import { sendForm } from '../helpers/http';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { PASSWORD, uniqueEmail } from '../helpers/factories';
 
-const SERVER_URL = postgresServerUrl();
-
-let database: string;
+let database: Awaited<ReturnType<typeof scratchDatabase>>;
 let app: TestApp;
 let killer: Client;
 beforeAll(async () => {
-  database = `${newRunPrefix()}_terminated`;
-  await createDatabase(SERVER_URL, database);
-  app = await createTestApp({ DATABASE_URL: withDatabase(SERVER_URL, database), BCRYPT_ROUNDS: '4' });
-  killer = new Client({ connectionString: SERVER_URL });
+  database = await scratchDatabase('terminated');
+  app = await createTestApp({ DATABASE_URL: database.url, BCRYPT_ROUNDS: '4' });
+  killer = new Client({ connectionString: postgresServerUrl() });
   await killer.connect();
 });
 afterAll(async () => {
   await killer.end();
   await app.close();
-  await dropDatabase(SERVER_URL, database);
+  await database.drop();
 });
 
 it('answers registrations and logins 200, 401 or 503 while their backends are terminated, never 500', async () => {
@@ -38,7 +29,7 @@ it('answers registrations and logins 200, 401 or 503 while their backends are te
     while (!stop) {
       const result = await killer.query<{ ended: boolean }>(
         'select pg_terminate_backend(pid) as ended from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
-        [database],
+        [database.name],
       );
       terminated += result.rows.filter((row) => row.ended).length;
       await new Promise((resolve) => setTimeout(resolve, 5));
