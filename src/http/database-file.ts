@@ -23,6 +23,11 @@ const VANISHED_GRAPHQL_BODY = JSON.stringify({
  */
 const WITHOUT_DATABASE: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/']);
 
+/** Whether a request may change the database: anything but the safe methods. */
+function isWrite(method: string): boolean {
+  return method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
+}
+
 /** The refusal's body for this request's transport. */
 function refusalBody(url: string): string {
   return url.startsWith('/graphql') ? VANISHED_GRAPHQL_BODY : VANISHED_BODY;
@@ -90,13 +95,17 @@ export class DatabaseFile {
   }
 
   /**
-   * Refuses, with 503 SERVICE_UNAVAILABLE, every request that would use the database while the file is not the
-   * opened one, and replaces any answer to a write that was about to claim success: the write went to a file
-   * that will not exist after a restart, so it must not be acknowledged.
+   * Refuses, with 503 SERVICE_UNAVAILABLE, every write while the file is not the opened one, and replaces any
+   * answer to a write that was about to claim success: the write went to a file that will not exist after a
+   * restart, so it must not be acknowledged.
    */
   register(app: FastifyInstance): void {
     app.addHook('onRequest', (request, reply, done) => {
-      if (WITHOUT_DATABASE.has(request.url) || this.problem() === null) return done();
+      // Writes only: a read of the vanished file answers what was there (nothing is lost by it), and the hot path
+      // (GET /profile) stays free of the stat. /readyz reports the problem to the load balancer either way.
+      if (!isWrite(request.method) || WITHOUT_DATABASE.has(request.url) || this.problem() === null) {
+        return done();
+      }
       void reply
         .status(ERROR_CATALOGUE.SERVICE_UNAVAILABLE.status)
         .header('retry-after', DATABASE_RETRY_AFTER_SECONDS)
@@ -104,8 +113,9 @@ export class DatabaseFile {
         .send(refusalBody(request.url));
     });
     app.addHook('onSend', (request, reply, payload, done) => {
-      const write = request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS';
-      if (!write || reply.statusCode >= 400 || this.problem() === null) return done(null, payload);
+      if (!isWrite(request.method) || reply.statusCode >= 400 || this.problem() === null) {
+        return done(null, payload);
+      }
       reply.removeHeader('set-cookie');
       void reply
         .status(ERROR_CATALOGUE.SERVICE_UNAVAILABLE.status)
