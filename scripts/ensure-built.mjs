@@ -9,6 +9,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'src', 'main.js');
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
+// NODE_ENV may come from .env, as it does for the server (src/config.ts loadEnvFile): the environment still wins.
+if (existsSync(join(process.cwd(), '.env'))) process.loadEnvFile(join(process.cwd(), '.env'));
+
 // A production install (`npm ci --omit=dev`) has no TypeScript or esbuild: it runs the dist/ that `npm run build`
 // made beforehand (in the image build, or on the machine before `--omit=dev`), and must never try to rebuild it.
 if (process.env.NODE_ENV === 'production') {

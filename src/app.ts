@@ -77,6 +77,9 @@ const MAX_LISTED_USER_IDS = 20;
 /** How long one Redis command (or connecting) may take before the limited request is answered 503. */
 const REDIS_COMMAND_TIMEOUT_MS = 1000;
 
+/** How long a Redis connection may stay silent with commands outstanding before it is torn down. */
+const REDIS_SOCKET_TIMEOUT_MS = 2000;
+
 /** How often a closing server looks for keep-alive connections that have just gone idle. */
 const IDLE_SWEEP_INTERVAL_MS = 100;
 
@@ -104,6 +107,7 @@ function limiterStore(
   orm: Orm,
   server: FastifyInstance,
   connecting: Promise<void>[],
+  undoOnFailure: (() => void)[],
 ): LimiterStore {
   if (config.redisUrl !== null) {
     const client = new Redis(config.redisUrl, {
@@ -114,7 +118,12 @@ function limiterStore(
       // every login would hang for the whole outage. Limit checks take well under a millisecond when it is well.
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
       connectTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      // A command timeout only rejects the promise: the command stays queued on a connection that looks alive, and
+      // a frozen Redis would collect every limited request's command (memory) and run them all when it wakes
+      // (counting refused attempts). A socket silent this long is torn down, dropping what it holds.
+      socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
     });
+    undoOnFailure.push(() => client.disconnect());
     const health = watchRedis(client, server.log);
     connecting.push(untilReady(client));
     server.addHook('onClose', async () => {
@@ -191,7 +200,8 @@ async function terminalLog(config: Config): Promise<{ write(line: string): void 
   if (config.nodeEnv !== 'development' || !process.stdout.isTTY) return null;
   try {
     const { default: pretty } = await import('pino-pretty');
-    return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+    // Synchronous, as the JSON writer's lines are on close: the last lines before an exit ("stopping ...") print.
+    return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
   } catch {
     return null;
   }
@@ -205,6 +215,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { orm, appliedMigrations } = await openDatabase(config, (message) =>
     serverLog?.warn({ driver: message }, 'database driver warning'),
   );
+  /** What a failed start must undo besides the database: clients that would keep the process alive. */
+  const undoOnFailure: (() => void)[] = [];
   try {
     const passwords = new PasswordHasher(config.bcryptRounds, {
       maxConcurrency: config.bcryptMaxConcurrency,
@@ -241,7 +253,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logController: new OneLinePerRequest(),
       bodyLimit: config.bodyLimitBytes,
       requestTimeout: config.requestTimeoutSeconds * 1000,
-      handlerTimeout: config.handlerTimeoutSeconds * 1000,
+      // No Fastify handlerTimeout: registerDeadline enforces HANDLER_TIMEOUT_SECONDS on every request (Fastify's
+      // own timer stops at the end of the body), and a second timer, AbortController and listener per request
+      // would only cost the hot path.
       // Both limits at once: Node keeps its 60 s headers timeout otherwise, and since that may not exceed the
       // request timeout it would swap them, leaving a body free to trickle in for a minute.
       http: {
@@ -312,7 +326,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Several instances share one PostgreSQL database, so they must share their counters too; SQLite means one
     // instance, whose memory is the cheapest store.
     const connecting: Promise<void>[] = [];
-    const store = limiterStore(config, orm, server, connecting);
+    const store = limiterStore(config, orm, server, connecting, undoOnFailure);
     const limits = new RateLimits(config.rateLimit, store);
     server.addHook('onClose', () => {
       limits.close();
@@ -398,6 +412,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       close: () => closeGracefully(server),
     };
   } catch (error) {
+    // The Redis client would otherwise keep reconnecting (and the process alive) after a failed start.
+    for (const undo of undoOnFailure) undo();
     await orm.close(true);
     throw error;
   }

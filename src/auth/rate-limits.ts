@@ -141,9 +141,12 @@ const LIMIT_STORE_UNAVAILABLE = 'rate limits unavailable, try again shortly';
 
 /**
  * A Redis-backed limiter whose store failures (connection refused or closed, command timed out) become
- * SERVICE_UNAVAILABLE with Retry-After. An operation that cannot be counted is refused, never let through
- * uncounted: failing open would turn a Redis outage into unlimited password guessing. Refusals (a RateLimiterRes)
- * pass unchanged.
+ * SERVICE_UNAVAILABLE with Retry-After where a limit is decided (consume, penalty, get): an operation that cannot be
+ * counted is refused, never let through uncounted, since failing open would turn a Redis outage into unlimited
+ * password guessing. Giving points back and forgetting a key (reward, delete) run after the operation has done its
+ * work (a reset committed, a login succeeded): refusing then would tell the client to retry something that already
+ * happened, so their failures are only reported to `health`, and the counter lapses with its window instead.
+ * Refusals (a RateLimiterRes) pass unchanged.
  */
 function failingClosed(limiter: Limiter, health: StoreHealth | undefined): Limiter {
   const guard = async <T>(operation: () => Promise<T>): Promise<T> => {
@@ -160,12 +163,22 @@ function failingClosed(limiter: Limiter, health: StoreHealth | undefined): Limit
       throw AuthError.retryLater('SERVICE_UNAVAILABLE', LIMIT_STORE_RETRY_AFTER_MS, LIMIT_STORE_UNAVAILABLE);
     }
   };
+  const bestEffort = async <T>(operation: () => Promise<T>, fallback: T): Promise<T> => {
+    try {
+      const result = await operation();
+      health?.succeeded();
+      return result;
+    } catch (error) {
+      health?.failed(error);
+      return fallback;
+    }
+  };
   return {
     consume: (key, points, options) => guard(() => limiter.consume(key, points, options)),
     penalty: (key, points) => guard(() => limiter.penalty(key, points)),
-    reward: (key, points) => guard(() => limiter.reward(key, points)),
     get: (key) => guard(() => limiter.get(key)),
-    delete: (key) => guard(() => limiter.delete(key)),
+    reward: (key, points) => bestEffort(() => limiter.reward(key, points), new RateLimiterRes()),
+    delete: (key) => bestEffort(() => limiter.delete(key), false),
   };
 }
 

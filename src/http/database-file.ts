@@ -41,7 +41,8 @@ function refusalBody(url: string): string {
  * both at the cost of one stat.
  */
 export class DatabaseFile {
-  private readonly identity: string | null;
+  private readonly identity: string | null | undefined;
+  private found: string | null = null;
   private reported = false;
 
   constructor(
@@ -51,22 +52,30 @@ export class DatabaseFile {
     this.identity = DatabaseFile.identityOf(path);
   }
 
-  /** The path's current identity, or null when nothing is there. */
-  private static identityOf(path: string): string | null {
+  /**
+   * The path's current identity; null when nothing is there (ENOENT); undefined when it cannot be told (EACCES,
+   * EIO, a stale network mount): that is no proof of a removal, and the database's own errors answer for it.
+   */
+  private static identityOf(path: string): string | null | undefined {
     try {
       const { dev, ino } = statSync(path);
       return `${dev}:${ino}`;
-    } catch {
-      return null;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
     }
   }
 
-  /** Why the file the process has open is no longer the one at its path, or null while it is; logged once. */
+  /**
+   * Why the file the process has open is no longer the one at its path, or null while it is. Once found, it stays
+   * (a file put back at the path is still not the one open), and it is logged once.
+   */
   problem(): string | null {
+    if (this.found !== null) return this.found;
     const now = DatabaseFile.identityOf(this.path);
-    if (now !== null && now === this.identity) return null;
+    if (now === undefined || now === this.identity) return null;
     const problem =
       now === null ? 'database file was removed while open' : 'database file was replaced while open';
+    this.found = problem;
     if (!this.reported) {
       this.reported = true;
       // Not recoverable in-process on purpose: switching to whatever file is at the path now would serve another

@@ -571,6 +571,26 @@ describe('handler timeout (HANDLER_TIMEOUT_SECONDS=1)', () => {
     expect(next.statusCode).toBe(200);
   });
 
+  it('answers a GraphQL login stuck past the deadline in GraphQL’s shape, with the code and the wait', async () => {
+    const email = await registeredUser(app);
+    const { release } = holdNextCompare();
+    try {
+      const { response, errors } = await graphql(app, LOGIN, { email, password: 'wrong password' });
+      expect([response.statusCode, response.headers['retry-after'], errors]).toEqual([
+        503,
+        '1',
+        [
+          {
+            message: 'service busy, try again shortly',
+            extensions: { code: 'SERVICE_BUSY', retryAfterSeconds: 1 },
+          },
+        ],
+      ]);
+    } finally {
+      release();
+    }
+  });
+
   it('answers the same 503 to a POST over a real socket, whose body Fastify has already read', async () => {
     // Fastify 5.12 stops its handler timer when the request's body has been read (the IncomingMessage closes), so
     // over a real connection only the service's own deadline cuts a stuck POST off.

@@ -7,7 +7,7 @@ import { errorCodes, graphql, REGISTER } from '../helpers/graphql';
 import { sendEmpty, sendForm, sessionCookieOf } from '../helpers/http';
 import { freePort } from '../helpers/server-process';
 import { createTestApp, type TestApp } from '../helpers/test-app';
-import { PASSWORD, uniqueEmail } from '../helpers/factories';
+import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
 
 /**
  * A hang guard, not a speed target: a limited request must end well before HANDLER_TIMEOUT_SECONDS would end it,
@@ -93,6 +93,7 @@ describeWithRedisServer(
     let redis: ChildProcess;
     let app: TestApp;
     let cookie: string;
+    let email: string;
 
     beforeAll(async () => {
       directory = mkdtempSync(join(tmpdir(), 'auth-redis-outage-'));
@@ -103,7 +104,7 @@ describeWithRedisServer(
         RATE_LIMIT: 'on',
         RATE_LIMIT_REGISTER_PER_IP: '1000/1m',
       });
-      const email = uniqueEmail('owner');
+      email = uniqueEmail('owner');
       expect((await sendForm(app, 'POST', '/users', { email, password: PASSWORD })).statusCode).toBe(200);
       cookie = sessionCookieOf(await sendForm(app, 'POST', '/sessions', { email, password: PASSWORD }));
     });
@@ -138,7 +139,20 @@ describeWithRedisServer(
 
     it('stopped: 503 for the whole outage, logged once, and served again when Redis is back, with no restart', async () => {
       const before = outageLines(app);
+      const { reset_token: resetToken } = (await sendForm(app, 'POST', '/reset_password', { email })).json<{
+        reset_token: string;
+      }>();
       await stopRedis(redis);
+      // A reset is not limited, and clearing the login back-off after it is best effort: the committed reset is
+      // answered as done, not "try again" (its token is used up, a retry could only fail).
+      const reset = await timed(() =>
+        sendForm(app, 'PUT', '/reset_password', {
+          email,
+          reset_token: resetToken,
+          new_password: NEW_PASSWORD,
+        }),
+      );
+      expect([reset.statusCode, reset.json()]).toEqual([200, { email, message: 'Password updated' }]);
       for (let i = 0; i < 3; i += 1) expect(await register(app)).toEqual(UNAVAILABLE);
       const login = await timed(() =>
         sendForm(app, 'POST', '/sessions', { email: uniqueEmail('x'), password: PASSWORD }),
