@@ -6,6 +6,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { SqliteDriver } from '@mikro-orm/sqlite';
 import type { Config } from './config';
 import { NonconformingEmail } from './entities/nonconforming-email.entity';
+import { OutboxMail } from './entities/outbox-mail.entity';
 import { PasswordResetToken } from './entities/password-reset-token.entity';
 import { SecurityEvent } from './entities/security-event.entity';
 import { Session } from './entities/session.entity';
@@ -55,7 +56,7 @@ const POSTGRES_QUERY_TIMEOUT_MS = 10_000;
 export function ormOptions(config: Config, driverLog?: DriverLog): Options {
   const { database } = config;
   const common = {
-    entities: [User, Session, PasswordResetToken, SecurityEvent, NonconformingEmail],
+    entities: [User, Session, PasswordResetToken, SecurityEvent, NonconformingEmail, OutboxMail],
     extensions: [Migrator],
     // Migrations are listed in code rather than found by a file glob, so the same list works from src/ under
     // ts-jest and from dist/ in production; each dialect has its own list (SQL differs between them).

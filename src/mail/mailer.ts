@@ -1,4 +1,5 @@
 // Outgoing email over SMTP (nodemailer): the one place the service talks to a mail server.
+import addressparser from 'nodemailer/lib/addressparser';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 
@@ -10,10 +11,19 @@ export interface MailMessage {
   readonly text: string;
 }
 
+/** How one message is sent. */
+export interface SendOptions {
+  /**
+   * A key unique to this mail and the same on every attempt to send it: it becomes the Message-ID, so that a copy
+   * sent again after a crash can be recognised as the same message by mail software.
+   */
+  readonly messageKey?: string;
+}
+
 /** Sends mail; the composition root picks the implementation. */
 export interface Mailer {
   /** Resolves when the server has accepted the message; rejects when it has not. */
-  send(message: MailMessage): Promise<void>;
+  send(message: MailMessage, options?: SendOptions): Promise<void>;
   /** Closes pooled connections. */
   close(): void;
 }
@@ -25,10 +35,16 @@ const SMTP_TIMEOUT_MS = 10_000;
 export class SmtpMailer implements Mailer {
   private readonly transport: Transporter<SMTPTransport.SentMessageInfo>;
 
+  /** The domain of MAIL_FROM's address: Message-IDs are made under it (RFC 5322 §3.6.4 asks for a unique right side). */
+  private readonly idDomain: string;
+
   constructor(
     smtpUrl: string,
     private readonly from: string,
   ) {
+    // nodemailer's own parser reads MAIL_FROM, as it does when it sends: the two cannot disagree on the address.
+    const address = addressparser(from, { flatten: true })[0]?.address ?? '';
+    this.idDomain = address.includes('@') ? address.slice(address.lastIndexOf('@') + 1) : 'localhost';
     const options: SMTPTransport.Options = {
       url: smtpUrl,
       connectionTimeout: SMTP_TIMEOUT_MS,
@@ -38,7 +54,7 @@ export class SmtpMailer implements Mailer {
     this.transport = nodemailer.createTransport(options);
   }
 
-  async send(message: MailMessage): Promise<void> {
+  async send(message: MailMessage, options: SendOptions = {}): Promise<void> {
     // The recipient goes as an address object, never as a string: nodemailer parses a string as an address list,
     // with display names, groups and comments, so `x<victim@corp.example>` would be delivered to the victim.
     // Given an object it uses the address as it is. (Account emails are single mailboxes anyway: see mailbox.ts.)
@@ -47,6 +63,7 @@ export class SmtpMailer implements Mailer {
       to: { name: '', address: message.to },
       subject: message.subject,
       text: message.text,
+      ...(options.messageKey === undefined ? {} : { messageId: `<${options.messageKey}@${this.idDomain}>` }),
     });
   }
 

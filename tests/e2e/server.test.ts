@@ -201,7 +201,7 @@ it('migrates a fresh database with `node dist/src/migrate.js`, and finds nothing
   expect(run()).toEqual({
     status: 0,
     stderr:
-      'applied Migration20261127063929, Migration20261127094330, Migration20261203100000, Migration20261203110000\n',
+      'applied Migration20261127063929, Migration20261127094330, Migration20261203100000, Migration20261203110000, Migration20261204100000\n',
   });
   expect(run()).toEqual({ status: 0, stderr: 'no pending migrations\n' });
 });

@@ -9,11 +9,13 @@ const INITIAL_MIGRATION = 'Migration20261127063929';
 const ACCOUNT_SECURITY_MIGRATION = 'Migration20261127094330';
 const RESET_TOKENS_MIGRATION = 'Migration20261203100000';
 const MAILBOX_MIGRATION = 'Migration20261203110000';
+const OUTBOX_MIGRATION = 'Migration20261204100000';
 const EVERY_MIGRATION = [
   INITIAL_MIGRATION,
   ACCOUNT_SECURITY_MIGRATION,
   RESET_TOKENS_MIGRATION,
   MAILBOX_MIGRATION,
+  OUTBOX_MIGRATION,
 ];
 
 let directory: string;
@@ -84,6 +86,25 @@ describe('openDatabase on a SQLite file', () => {
     [
       'security_events',
       ['id', 'created_at', 'type', 'user_id', 'email', 'ip', 'user_agent', 'reason', 'count'],
+    ],
+    [
+      'mail_outbox',
+      [
+        'id',
+        'kind',
+        'recipient',
+        'subject',
+        'body',
+        'status',
+        'attempts',
+        'created_at',
+        'next_attempt_at',
+        'claimed_until',
+        'expires_at',
+        'last_error',
+        'failed_at',
+        'request_id',
+      ],
     ],
   ])('gives the %s table the snake_case columns of the spec', async (table, columns) => {
     const { orm } = await open();
@@ -189,6 +210,7 @@ describe('openDatabase on a SQLite file', () => {
     expect((await old.getMigrator().up()).map((migration) => migration.name)).toEqual([
       RESET_TOKENS_MIGRATION,
       MAILBOX_MIGRATION,
+      OUTBOX_MIGRATION,
     ]);
     expect(
       await query(old, 'select user_id, token_hash, created_at, expires_at from password_reset_tokens'),
