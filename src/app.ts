@@ -36,13 +36,12 @@ import {
   serializeReply,
   serializeRequest,
 } from './http/logging';
-import { SmtpMailer, type Mailer } from './mail/mailer';
+import { SmtpMailer } from './mail/mailer';
+import { MailOutbox } from './mail/outbox';
 
 /** Things the composition root lets a caller replace: the clock (tests move time) and the log destination. */
 export interface AppOptions {
   readonly clock?: Clock;
-  /** Where mail goes (default: SMTP_URL's server, or nowhere without one). */
-  readonly mailer?: Mailer | null;
   /** Where log lines go (default: stdout). Tests pass a stream to read them. */
   readonly logStream?: { write(line: string): void };
 }
@@ -56,6 +55,8 @@ export interface App {
   readonly limits: RateLimits;
   readonly securityLog: SecurityLog;
   readonly cleanup: Cleanup;
+  /** The mail outbox's worker; null without a mail server (SMTP_URL). */
+  readonly outbox: MailOutbox | null;
   /**
    * Resolves once the work started after answers so far (reset issuance and mail by email) has finished and the
    * refusals tallied so far are written: what a test or a script waits for before reading the database.
@@ -335,14 +336,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const securityLog = new SecurityLog(orm.em, { clock, log: server.log });
     const background = new BackgroundWork(config.backgroundMaxPending);
     const mailer =
-      options.mailer !== undefined
-        ? options.mailer
-        : config.mail.smtpUrl === null
-          ? null
-          : new SmtpMailer(config.mail.smtpUrl, config.mail.from);
+      config.mail.smtpUrl === null ? null : new SmtpMailer(config.mail.smtpUrl, config.mail.from);
     server.addHook('onClose', () => {
       mailer?.close();
       return Promise.resolve();
+    });
+    // Mail is written to the outbox in the transaction of the change it tells of and sent from there, so a mail
+    // server that is down or slow delays mail instead of losing it. Without a mail server there is no outbox
+    // worker: nothing is written that nobody would send.
+    const outbox =
+      mailer === null
+        ? null
+        : new MailOutbox({
+            em: orm.em,
+            mailer,
+            log: server.log,
+            clock,
+            skipLocked: config.database.dialect === 'postgresql',
+            retryMinSeconds: config.mail.retryMinSeconds,
+            retryMaxSeconds: config.mail.retryMaxSeconds,
+          });
+    // Newest first: this runs before the mailer closes, so a mail being sent finishes its exchange.
+    server.addHook('onClose', async () => {
+      await outbox?.stop();
     });
     const gate = new AuthGate({
       auth,
@@ -352,7 +368,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       background,
       delivery: {
         resetTokens: config.resetTokenDelivery,
-        mailer,
+        outbox,
         resetUrlTemplate: config.mail.resetUrlTemplate,
         resetTokenTtlSeconds: config.resetTokenTtlSeconds,
       },
@@ -364,6 +380,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       intervalSeconds: config.cleanupIntervalSeconds,
       batchSize: config.cleanupBatchSize,
       retentionDays: config.securityEventRetentionDays,
+      failedMail: { em: orm.em, retentionDays: config.mail.failedRetentionDays, clock },
     });
     // preClose runs as closing starts, before any onClose hook: no clean-up can then run while the database closes.
     server.addHook('preClose', async () => {
@@ -396,6 +413,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await Promise.all(connecting);
     cleanup.start();
     securityLog.start();
+    outbox?.start();
 
     return {
       server,
@@ -405,8 +423,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       limits,
       securityLog,
       cleanup,
+      outbox,
       settled: async () => {
         await background.settled();
+        await outbox?.idle();
         await securityLog.flush();
       },
       close: () => closeGracefully(server),

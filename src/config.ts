@@ -76,6 +76,11 @@ export interface MailConfig {
   readonly from: string;
   /** The reset link sent by email; `{token}` and `{email}` are replaced (URL-encoded). */
   readonly resetUrlTemplate: string;
+  /** The outbox's first wait after a temporary failure; each further wait doubles up to `retryMaxSeconds`. */
+  readonly retryMinSeconds: number;
+  readonly retryMaxSeconds: number;
+  /** How long mail given up on stays in the outbox (without its text) for the operator to see. */
+  readonly failedRetentionDays: number;
 }
 
 /** The validated, typed configuration of one process. Every field has a documented default. */
@@ -286,6 +291,9 @@ const envSchema = z.object({
     .refine((t) => t.includes('{token}'), 'must contain {token}')
     .refine(isLinkTemplate, 'must be an http:// or https:// URL once {token} and {email} are filled in')
     .optional(),
+  MAIL_RETRY_MIN_SECONDS: integer(1, SECONDS_PER_HOUR).default(5),
+  MAIL_RETRY_MAX_SECONDS: integer(1, SECONDS_PER_DAY).default(5 * 60),
+  MAIL_FAILED_RETENTION_DAYS: integer(1, 3650).default(30),
   SECURITY_EVENT_RETENTION_DAYS: integer(1, 3650).default(90),
   CLEANUP_INTERVAL_SECONDS: integer(1, SECONDS_PER_DAY).default(10 * 60),
   CLEANUP_BATCH_SIZE: integer(1, 100_000).default(500),
@@ -619,6 +627,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: e.SMTP_URL ?? null,
       from: e.MAIL_FROM,
       resetUrlTemplate: e.RESET_URL_TEMPLATE ?? DEVELOPMENT_RESET_URL_TEMPLATE,
+      retryMinSeconds: e.MAIL_RETRY_MIN_SECONDS,
+      // A maximum below the minimum would make the first wait the longest: the minimum wins.
+      retryMaxSeconds: Math.max(e.MAIL_RETRY_MAX_SECONDS, e.MAIL_RETRY_MIN_SECONDS),
+      failedRetentionDays: e.MAIL_FAILED_RETENTION_DAYS,
     }),
     backgroundMaxPending: e.BACKGROUND_MAX_PENDING,
     securityEventRetentionDays: e.SECURITY_EVENT_RETENTION_DAYS,

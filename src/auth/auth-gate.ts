@@ -2,8 +2,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { AuthError } from '../errors';
 import type { SecurityEvent } from '../entities/security-event.entity';
-import type { Mailer, MailMessage } from '../mail/mailer';
+import type { MailMessage } from '../mail/mailer';
 import { passwordChangedNotice, passwordResetNotice, resetEmail } from '../mail/messages';
+import type { MailOutbox } from '../mail/outbox';
+import type { OutgoingMail } from '../mail/outbox.repository';
 import type {
   AuthService,
   NewSession,
@@ -18,8 +20,13 @@ import { isCanonicalMailbox, lookupEmail, parseEmail } from './input-policy';
 import type { LoginAttempt, RateLimits } from './rate-limits';
 import type { SecurityLog } from './security-log';
 
-/** How long a client told SERVICE_BUSY because the background work is full should wait: mail drains in seconds. */
+/** How long a client told SERVICE_BUSY because the background work is full should wait: it drains in seconds. */
 const BACKGROUND_FULL_RETRY_MS = 5_000;
+/**
+ * How long a notice ("your password was changed") is worth sending: a day of retries covers a mail server's
+ * outage; a notice arriving days after the change helps nobody and would only confuse.
+ */
+const NOTICE_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** Who is calling: the client address the HTTP layer trusts, its user agent, and the request's logger. */
 export interface Caller {
@@ -27,13 +34,15 @@ export interface Caller {
   readonly userAgent: string | null;
   /** The request's logger: it carries the request id, so a mail failure can be traced to its request. */
   readonly log: FastifyBaseLogger;
+  /** The request id, kept with the mail a request causes so that the worker's log lines carry it too. */
+  readonly requestId?: string;
 }
 
 /** How reset tokens reach their owner, and what the service needs to send mail. */
 export interface Delivery {
   readonly resetTokens: 'response' | 'email';
-  /** The mail server, or null when none is configured (then no notices go out). */
-  readonly mailer: Mailer | null;
+  /** The outbox and its worker, or null when no mail server is configured (then no notices go out). */
+  readonly outbox: MailOutbox | null;
   readonly resetUrlTemplate: string;
   readonly resetTokenTtlSeconds: number;
 }
@@ -67,7 +76,7 @@ function reasonOf(error: unknown): { reason?: string; userId?: number } {
 /**
  * Every account operation as both transports call it. One gate, one set of counters: a GraphQL alias, a batched
  * operation and a REST call are each one call here, so none can get around the limits the others obey. The gate
- * also writes the security log and sends the emails, so neither transport can forget one.
+ * also writes the security log and the emails (to the outbox, with the change), so neither transport can forget one.
  */
 export class AuthGate {
   readonly limits: RateLimits;
@@ -161,7 +170,7 @@ export class AuthGate {
   }
 
   /**
-   * SERVICE_BUSY while the background work is full (a stalled mail server): checked before the limits too, so a
+   * SERVICE_BUSY while the background work is full (a stalled database): checked before the limits too, so a
    * client told to come back later has not spent its reset budget on being told so.
    */
   private refuseWhenBackgroundFull(): void {
@@ -188,20 +197,47 @@ export class AuthGate {
   private async issueResetByEmail(caller: Caller, email: string): Promise<void> {
     let grant: ResetTokenGrant;
     try {
-      grant = await this.auth.getResetPasswordToken(email);
+      // The token and its mail are written in one transaction: neither exists without the other.
+      grant = await this.auth.getResetPasswordToken(email, (issued) => this.resetMail(caller, issued));
     } catch (error) {
       if (!(error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED')) throw error;
       await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email, reason: 'UNKNOWN_EMAIL' });
       return;
     }
+    this.delivery.outbox?.kick();
     await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
+  }
+
+  /** The reset mail for a grant: it expires with its token, since a dead link is worth nobody's inbox. */
+  private resetMail(caller: Caller, grant: ResetTokenGrant): OutgoingMail | null {
     const { resetUrlTemplate, resetTokenTtlSeconds } = this.delivery;
-    // Already in the background: the hand-off is part of this task, so the task's slot bounds its message too.
-    await this.send(
-      caller,
-      'reset',
-      resetEmail(grant.email, grant.resetToken, resetUrlTemplate, resetTokenTtlSeconds),
-    );
+    const message = resetEmail(grant.email, grant.resetToken, resetUrlTemplate, resetTokenTtlSeconds);
+    return this.mailFor(caller, 'reset', message, grant.expiresAt);
+  }
+
+  /** A notice to the account's owner, worth sending for a day. */
+  private notice(caller: Caller, kind: string, message: MailMessage): OutgoingMail | null {
+    return this.mailFor(caller, kind, message, new Date(this.clock.now().getTime() + NOTICE_TTL_MS));
+  }
+
+  /**
+   * The outbox entry for a message, or null when it must not or cannot be sent. Mail is written, never sent,
+   * here: the worker sends it once the change has committed (see MailOutbox).
+   */
+  private mailFor(caller: Caller, kind: string, message: MailMessage, expiresAt: Date): OutgoingMail | null {
+    if (this.delivery.outbox === null) {
+      // Only reset links must go out; notices are simply not sent where no mail server is configured.
+      if (kind === 'reset')
+        caller.log.error({ mail: kind }, 'no mail server configured (SMTP_URL): email not sent');
+      return null;
+    }
+    // An account kept from before emails had to be one mailbox may hold `x<victim@corp.example>` or a list: mail
+    // to it could reach someone else, so none is sent (the migration listed these accounts for the operator).
+    if (!isCanonicalMailbox(message.to)) {
+      caller.log.warn({ mail: kind }, 'account email is not a single mailbox: email not sent');
+      return null;
+    }
+    return { kind, message, expiresAt, requestId: caller.requestId ?? null };
   }
 
   /**
@@ -215,10 +251,12 @@ export class AuthGate {
     resetToken: string,
     newPassword: string,
   ): Promise<PublicUser> {
-    const user = await this.auth.updatePassword(email, resetToken, newPassword);
+    const user = await this.auth.updatePassword(email, resetToken, newPassword, (changed) =>
+      this.notice(caller, 'reset notice', passwordResetNotice(changed.email, this.origin(caller))),
+    );
+    this.delivery.outbox?.kick();
     await this.limits.clearLoginFailures(user.email);
     await this.securityLog.record(caller, 'PASSWORD_RESET_COMPLETED', { userId: user.id, email: user.email });
-    this.notify(caller, 'reset notice', passwordResetNotice(user.email, this.origin(caller)));
     return user;
   }
 
@@ -241,10 +279,12 @@ export class AuthGate {
       session.user.id,
     );
     await this.judged(caller, email, attempt, () =>
-      this.auth.changePassword(session.user.id, currentPassword, newPassword, session.sessionId),
+      this.auth.changePassword(session.user.id, currentPassword, newPassword, session.sessionId, (changed) =>
+        this.notice(caller, 'change notice', passwordChangedNotice(changed.email, this.origin(caller))),
+      ),
     );
+    this.delivery.outbox?.kick();
     await this.securityLog.record(caller, 'PASSWORD_CHANGED', { userId: session.user.id, email });
-    this.notify(caller, 'change notice', passwordChangedNotice(email, this.origin(caller)));
   }
 
   /** The caller's live sessions. */
@@ -329,57 +369,4 @@ export class AuthGate {
   private origin(caller: Caller): { at: Date; ip: string; userAgent: string | null } {
     return { at: this.clock.now(), ip: caller.ip, userAgent: caller.userAgent };
   }
-
-  /** Sends a notice when a mail server is configured; without one there is nowhere to send it. */
-  private notify(caller: Caller, what: string, message: MailMessage): void {
-    if (this.delivery.mailer !== null) this.sendInBackground(caller, what, message);
-  }
-
-  /**
-   * Sends without making the request wait: SMTP can take seconds, and a reset answer that took longer for
-   * registered emails would reveal them. Tracked as background work, so a shutdown waits for a mail already handed
-   * over instead of cutting it off; when the background work is full the notice is dropped and logged (the change
-   * it tells of has happened either way, and the account's security events show it).
-   */
-  private sendInBackground(caller: Caller, what: string, message: MailMessage): void {
-    if (!this.background.offer(caller.log, `${what} email`, () => this.send(caller, what, message))) {
-      caller.log.warn({ mail: what }, 'background work is full: email not sent');
-    }
-  }
-
-  /**
-   * Hands a message to the mail server. A failure cannot undo what the request did, so it is logged (under the
-   * request id, never with the message body, which may hold a token) rather than thrown.
-   */
-  private async send(caller: Caller, what: string, message: MailMessage): Promise<void> {
-    const mailer = this.delivery.mailer;
-    if (mailer === null) {
-      caller.log.error({ mail: what }, 'no mail server configured (SMTP_URL): email not sent');
-      return;
-    }
-    // An account kept from before emails had to be one mailbox may hold `x<victim@corp.example>` or a list: mail
-    // to it could reach someone else, so none is sent (the migration listed these accounts for the operator).
-    if (!isCanonicalMailbox(message.to)) {
-      caller.log.warn({ mail: what }, 'account email is not a single mailbox: email not sent');
-      return;
-    }
-    try {
-      await mailer.send(message);
-      caller.log.info({ mail: what }, 'email sent');
-    } catch (error) {
-      caller.log.error(
-        {
-          mail: what,
-          error: { name: error instanceof Error ? error.name : 'Error', code: mailErrorCode(error) },
-        },
-        'email could not be sent',
-      );
-    }
-  }
-}
-
-/** nodemailer's error code (ECONNECTION, EAUTH, ...) without its message, which may quote the server. */
-function mailErrorCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
-  return typeof error.code === 'string' ? error.code : undefined;
 }

@@ -18,6 +18,7 @@ import type { SessionStore } from './session-store';
 import { generateToken, hashToken, isWellFormedToken } from './tokens';
 import { ResetTokenRepository } from './reset-token.repository';
 import { UserRepository } from './user.repository';
+import { OutboxRepository, type OutgoingMail } from '../mail/outbox.repository';
 
 const MS_PER_SECOND = 1000;
 
@@ -101,6 +102,24 @@ export interface ResetTokenGrant {
   readonly userId: number;
   readonly email: string;
   readonly resetToken: string;
+  readonly expiresAt: Date;
+}
+
+/**
+ * The mail a change causes, given what the change knows (the grant, or the user), or null for none. It is written
+ * to the outbox in the change's own transaction: the change and its mail commit together or not at all.
+ */
+export type MailFor<T> = (subject: T) => OutgoingMail | null;
+
+/** Writes the mail `mailFor` gives, if any, in transaction `tx`. */
+async function enqueueIn<T>(
+  tx: SqlEntityManager,
+  mailFor: MailFor<T> | undefined,
+  subject: T,
+  now: Date,
+): Promise<void> {
+  const mail = mailFor?.(subject) ?? null;
+  if (mail !== null) await new OutboxRepository(tx).enqueue(mail, now);
 }
 
 /** Dependencies of AuthService, wired by the composition root. */
@@ -201,7 +220,8 @@ export class AuthService {
 
   /**
    * Changes a signed-in user's password. The current password must be proved again (a session alone may be a
-   * borrowed laptop); every other session of the user ends, the current one stays.
+   * borrowed laptop); every other session of the user ends, the current one stays. `notice` gives the mail telling
+   * the owner, written in the same transaction as the change.
    * @throws AuthError INVALID_CREDENTIALS (wrong current password), BAD_USER_INPUT (policy).
    */
   async changePassword(
@@ -209,6 +229,7 @@ export class AuthService {
     currentPassword: string,
     newPassword: string,
     keepSessionId: number,
+    notice?: MailFor<PublicUser>,
   ): Promise<PublicUser> {
     const user = await this.users().findOne({ id: userId });
     if (user === null) throw new AuthError('UNAUTHENTICATED');
@@ -237,6 +258,7 @@ export class AuthService {
       // A reset token asked for before the change must not be able to overwrite the new password later.
       await new ResetTokenRepository(tx).deleteAllForUser(userId);
       await new SessionRepository(tx).deleteAllForUserExcept(userId, keepSessionId);
+      await enqueueIn(tx, notice, toPublicUser(user), this.clock.now());
     });
     return toPublicUser(user);
   }
@@ -329,15 +351,17 @@ export class AuthService {
    * Issues a fresh reset token for a registered email, valid for the configured time. Earlier tokens stay valid
    * until they expire or one of them is used: a request anyone can make for any email must not void the link its
    * owner is about to click. The newest `lifetimes.maxLiveResetTokens` are kept. Only the token's hash is stored.
+   * `mail` gives the mail carrying the token, written with it in one transaction.
    * @throws AuthError BAD_USER_INPUT (malformed email), EMAIL_NOT_REGISTERED.
    */
-  async getResetPasswordToken(rawEmail: string): Promise<ResetTokenGrant> {
+  async getResetPasswordToken(rawEmail: string, mail?: MailFor<ResetTokenGrant>): Promise<ResetTokenGrant> {
     const email = parseEmail(rawEmail);
     const user = await this.users().findByEmail(email);
     if (user === null) throw new AuthError('EMAIL_NOT_REGISTERED');
     const resetToken = generateToken();
     const now = this.clock.now();
     const expiresAt = addSeconds(now, this.lifetimes.resetTokenTtlSeconds);
+    const grant = { userId: user.id, email: user.email, resetToken, expiresAt };
     await this.em.fork().transactional(async (tx) => {
       await new ResetTokenRepository(tx).issue(
         user.id,
@@ -346,17 +370,25 @@ export class AuthService {
         expiresAt,
         this.lifetimes.maxLiveResetTokens,
       );
+      // The token and its mail commit together: no token nobody is told of, no mail with a token never stored.
+      await enqueueIn(tx, mail, grant, now);
     });
-    return { userId: user.id, email: user.email, resetToken };
+    return grant;
   }
 
   /**
    * Sets a new password with a reset token (the exercise's `update_password`). The token must belong to this
    * email and be unexpired; it is consumed atomically (of two concurrent uses exactly one succeeds), and every
-   * session of the user ends, since a reset usually means someone else may have had the password.
+   * session of the user ends, since a reset usually means someone else may have had the password. `notice` gives
+   * the mail telling the owner, written in the same transaction as the change.
    * @throws AuthError BAD_USER_INPUT (password policy), INVALID_RESET_TOKEN.
    */
-  async updatePassword(rawEmail: string, resetToken: unknown, newPassword: string): Promise<PublicUser> {
+  async updatePassword(
+    rawEmail: string,
+    resetToken: unknown,
+    newPassword: string,
+    notice?: MailFor<PublicUser>,
+  ): Promise<PublicUser> {
     // Named in words, not as either transport spells the field (new_password in REST, newPassword in GraphQL).
     checkNewPassword(newPassword, 'new password', rawEmail);
     if (!isWellFormedToken(resetToken)) throw new AuthError('INVALID_RESET_TOKEN');
@@ -378,6 +410,7 @@ export class AuthService {
       // One reset ends them all: the other links in the owner's inbox must not reset the new password again.
       await tokens.deleteAllForUser(user.id);
       await new SessionRepository(tx).deleteAllForUser(user.id);
+      await enqueueIn(tx, notice, toPublicUser(user), now);
     });
     return toPublicUser(user);
   }

@@ -1,8 +1,14 @@
-// The periodic clean-up: expired sessions, expired reset tokens and security events past retention, in small batches.
+// The periodic clean-up: expired sessions and reset tokens, old security events and failed mail, in small batches.
+import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { FastifyBaseLogger } from 'fastify';
 import { errorForLog } from '../http/logging';
+import { OutboxRepository } from '../mail/outbox.repository';
 import type { AuthService } from './auth.service';
+import { drain } from './batches';
+import type { Clock } from './clock';
 import type { SecurityLog } from './security-log';
+
+const MS_PER_DAY = 24 * 60 * 60 * 1000;
 
 /** What the clean-up needs and how often it runs. */
 export interface CleanupOptions {
@@ -12,6 +18,12 @@ export interface CleanupOptions {
   readonly intervalSeconds: number;
   readonly batchSize: number;
   readonly retentionDays: number;
+  /** Where the mail outbox is, and how many days mail given up on is kept there for the operator. */
+  readonly failedMail: {
+    readonly em: SqlEntityManager;
+    readonly retentionDays: number;
+    readonly clock: Clock;
+  };
 }
 
 /** What one run removed. */
@@ -19,6 +31,8 @@ export interface CleanupResult {
   readonly sessions: number;
   readonly resetTokens: number;
   readonly securityEvents: number;
+  /** Mails given up on longer ago than their retention. */
+  readonly failedMails: number;
 }
 
 /**
@@ -56,13 +70,24 @@ export class Cleanup {
     const { auth, securityLog, batchSize, retentionDays } = this.options;
     const expired = await auth.removeExpired(batchSize);
     const securityEvents = await securityLog.removeOlderThan(retentionDays, batchSize);
-    return { ...expired, securityEvents };
+    const failedMails = await this.removeFailedMail();
+    return { ...expired, securityEvents, failedMails };
+  }
+
+  /** Failed mail past its retention: it has no text left, only who it was for and why it failed. */
+  private removeFailedMail(): Promise<number> {
+    const { failedMail, batchSize } = this.options;
+    const cutoff = new Date(failedMail.clock.now().getTime() - failedMail.retentionDays * MS_PER_DAY);
+    return drain(
+      () => new OutboxRepository(failedMail.em.fork()).deleteFailedBefore(cutoff, batchSize),
+      batchSize,
+    );
   }
 
   private async runLogged(): Promise<void> {
     try {
       const removed = await this.runOnce();
-      if (removed.sessions + removed.resetTokens + removed.securityEvents > 0) {
+      if (Object.values(removed).some((count) => count > 0)) {
         this.options.log.info({ removed }, 'clean-up removed expired data');
       }
     } catch (error) {

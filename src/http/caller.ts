@@ -15,5 +15,6 @@ export function callerOf(request: FastifyRequest): Caller {
     ip: request.ip,
     userAgent: userAgent === undefined || userAgent === '' ? null : userAgent.slice(0, USER_AGENT_MAX_LENGTH),
     log: request.log,
+    requestId: request.id,
   };
 }

@@ -42,6 +42,8 @@ export interface SmtpSinkOptions {
   readonly rejectData?: boolean;
   /** Holds each message this long before answering: a slow mail server. */
   readonly acceptDelayMs?: number;
+  /** Listens on this port (a sink started again where a stopped one was); default a free one. */
+  readonly port?: number;
 }
 
 /**
@@ -97,9 +99,9 @@ export class SmtpSink {
     readonly port: number,
   ) {}
 
-  /** Starts a sink on 127.0.0.1, port 0 (a free port picked by the system). */
+  /** Starts a sink on 127.0.0.1, on `options.port` or else a free port picked by the system. */
   static async start(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
-    const { rejectRecipients = false, rejectData = false, acceptDelayMs = 0 } = options;
+    const { rejectRecipients = false, rejectData = false, acceptDelayMs = 0, port: wanted = 0 } = options;
     // Filled in below once the server exists; the callbacks only run after that.
     let sink: SmtpSink | null = null;
     const refuses = (address: string): boolean =>
@@ -142,7 +144,7 @@ export class SmtpSink {
     });
     const port = await new Promise<number>((resolve, reject) => {
       server.server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
+      server.listen(wanted, '127.0.0.1', () => {
         server.server.off('error', reject);
         resolve((server.server.address() as AddressInfo).port);
       });

@@ -19,6 +19,8 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const ONE_AT_SIGN = 'email must have exactly one @ with a name before it and a domain after it';
 /** pino's number for the info level. */
 const INFO_LEVEL = 30;
+/** pino's number for the warn level. */
+const WARN_LEVEL = 40;
 /** pino's number for the error level. */
 const ERROR_LEVEL = 50;
 /** How long to wait for a log line the background mail sending writes. */
@@ -35,6 +37,8 @@ interface LogLine {
   reqId?: string;
   msg: string;
   mail?: string;
+  attempt?: number;
+  retryInSeconds?: number;
   error?: { name: string; code?: string };
 }
 
@@ -438,7 +442,7 @@ describe('without SMTP_URL', () => {
 });
 
 describe('mail failures never change the answer', () => {
-  it('SMTP_URL on a closed port: the reset request answers as usual and the failure is logged with its reqId', async () => {
+  it('SMTP_URL on a closed port: the reset request answers as usual; the mail waits in the outbox for a retry', async () => {
     const app = await createTestApp(emailDelivery(`smtp://127.0.0.1:${await closedPort()}`));
     try {
       const email = uniqueEmail();
@@ -447,13 +451,19 @@ describe('mail failures never change the answer', () => {
       expect(response.statusCode).toBe(200);
       expect(response.body).toBe(JSON.stringify({ email, message: 'reset email sent' }));
 
-      const line = await waitForLogLine(app, (l) => l.msg === 'email could not be sent');
+      const line = await waitForLogLine(app, (l) => l.msg === 'email not sent yet: will retry');
       expect(line).toMatchObject({
-        level: ERROR_LEVEL,
+        level: WARN_LEVEL,
         reqId: requestIdOf(response),
         mail: 'reset',
+        attempt: 1,
         error: { name: 'Error', code: 'ESOCKET' },
       });
+      // MAIL_RETRY_MIN_SECONDS (5) with up to 20 % jitter either way.
+      expect(line.retryInSeconds).toBeGreaterThanOrEqual(4);
+      expect(line.retryInSeconds).toBeLessThanOrEqual(6);
+      expect(logLines(app).filter((l) => l.msg === 'email could not be sent')).toEqual([]);
+      expect(await app.outbox?.counts()).toEqual({ pending: 1, failed: 0 });
     } finally {
       await app.close();
     }

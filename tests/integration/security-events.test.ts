@@ -1070,7 +1070,12 @@ describe('retention', () => {
     app.clock.advanceSeconds(30 * SECONDS_PER_DAY + 1);
 
     // Both sessions have expired by now too (7-day idle TTL).
-    expect(await app.cleanup.runOnce()).toEqual({ sessions: 2, resetTokens: 0, securityEvents: 2 });
+    expect(await app.cleanup.runOnce()).toEqual({
+      sessions: 2,
+      resetTokens: 0,
+      securityEvents: 2,
+      failedMails: 0,
+    });
     expect(await storedTimeline(app)).toEqual([{ type: 'LOGIN_SUCCEEDED', createdAt: keptAt }]);
 
     const cookie = await signIn(app, 'REST', email, LAPTOP);
@@ -1115,7 +1120,12 @@ describe('retention', () => {
     app.clock.advanceSeconds((RETENTION_DAYS + 1) * SECONDS_PER_DAY);
     const keptEmail = await registeredUser(app);
 
-    expect(await app.cleanup.runOnce()).toEqual({ sessions: 0, resetTokens: 0, securityEvents: 5 });
+    expect(await app.cleanup.runOnce()).toEqual({
+      sessions: 0,
+      resetTokens: 0,
+      securityEvents: 5,
+      failedMails: 0,
+    });
     expect((await eventRows(app)).map((row) => row.email)).toEqual([keptEmail]);
   });
 });

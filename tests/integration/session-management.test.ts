@@ -564,13 +564,23 @@ describe('clean-up', () => {
     const live = await sessionsOf(app, fresh);
     expect(live).toHaveLength(2);
 
-    expect(await app.cleanup.runOnce()).toEqual({ sessions: 2, resetTokens: 0, securityEvents: 0 });
+    expect(await app.cleanup.runOnce()).toEqual({
+      sessions: 2,
+      resetTokens: 0,
+      securityEvents: 0,
+      failedMails: 0,
+    });
     expect(await storedPublicIds(app)).toEqual(live.map((session) => session.id).sort());
     expect(await profileStatus(app, slid)).toBe(200);
     expect(await profileStatus(app, fresh)).toBe(200);
     for (const cookie of expiring) expect(await profileStatus(app, cookie)).toBe(403);
     // Nothing left to do: a second run removes nothing.
-    expect(await app.cleanup.runOnce()).toEqual({ sessions: 0, resetTokens: 0, securityEvents: 0 });
+    expect(await app.cleanup.runOnce()).toEqual({
+      sessions: 0,
+      resetTokens: 0,
+      securityEvents: 0,
+      failedMails: 0,
+    });
   });
 
   it('clears expired reset tokens and keeps live ones, which still work', async () => {
@@ -582,7 +592,12 @@ describe('clean-up', () => {
     app.clock.advanceSeconds(RESET_TOKEN_TTL_SECONDS + 1);
     const liveToken = await resetTokenFor(app, liveEmail);
 
-    expect(await app.cleanup.runOnce()).toEqual({ sessions: 0, resetTokens: 1, securityEvents: 0 });
+    expect(await app.cleanup.runOnce()).toEqual({
+      sessions: 0,
+      resetTokens: 1,
+      securityEvents: 0,
+      failedMails: 0,
+    });
     expect(await resetTokenState(app)).toEqual({
       [expiredEmail]: { token: false, expiry: false },
       [liveEmail]: { token: true, expiry: true },
@@ -624,6 +639,7 @@ describe('clean-up', () => {
         sessions: expired,
         resetTokens: expired,
         securityEvents: 0,
+        failedMails: 0,
       });
       expect(await storedPublicIds(app)).toEqual([liveSession.id]);
       expect(Object.values(await resetTokenState(app)).filter((state) => state.token)).toHaveLength(1);
@@ -650,7 +666,7 @@ describe('clean-up', () => {
 
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({ email });
-    expect(result).toEqual({ sessions: 30, resetTokens: 0, securityEvents: 0 });
+    expect(result).toEqual({ sessions: 30, resetTokens: 0, securityEvents: 0, failedMails: 0 });
     // One row per statement and a yield between statements: the request did not wait for all 30.
     expect(finished).toEqual(['profile', 'clean-up']);
     expect(await storedSessionCount(app, email)).toBe(1);
@@ -662,7 +678,7 @@ describe('clean-up', () => {
     app.clock.advanceSeconds(IDLE_TTL_SECONDS + 1);
 
     const [first, second] = await Promise.all([app.cleanup.runOnce(), app.cleanup.runOnce()]);
-    expect(first).toEqual({ sessions: 1, resetTokens: 0, securityEvents: 0 });
+    expect(first).toEqual({ sessions: 1, resetTokens: 0, securityEvents: 0, failedMails: 0 });
     expect(second).toBe(first);
   });
 
@@ -683,7 +699,7 @@ describe('clean-up', () => {
     while (runsLogged().length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(runsLogged()).toEqual([{ sessions: 1, resetTokens: 1, securityEvents: 0 }]);
+    expect(runsLogged()).toEqual([{ sessions: 1, resetTokens: 1, securityEvents: 0, failedMails: 0 }]);
     expect(await storedSessionCount(app, email)).toBe(0);
     expect(await resetTokenState(app)).toEqual({ [email]: { token: false, expiry: false } });
   });

@@ -33,6 +33,9 @@ describe('NODE_ENV=production', () => {
       smtpUrl: SMTP_URL,
       from: 'user-auth-service <no-reply@localhost>',
       resetUrlTemplate: RESET_URL_TEMPLATE,
+      retryMinSeconds: 5,
+      retryMaxSeconds: 300,
+      failedRetentionDays: 30,
     });
   });
 
@@ -342,6 +345,9 @@ describe('mail variables', () => {
       smtpUrl: 'smtps://user:secret@mail.example.com:465',
       from: 'Auth <auth@example.com>',
       resetUrlTemplate: 'https://app.example.com/reset#{token}',
+      retryMinSeconds: 5,
+      retryMaxSeconds: 300,
+      failedRetentionDays: 30,
     });
   });
 

@@ -51,6 +51,9 @@ const DEFAULTS: Config = {
     smtpUrl: null,
     from: 'user-auth-service <no-reply@localhost>',
     resetUrlTemplate: 'http://localhost:5000/reset-password?email={email}&token={token}',
+    retryMinSeconds: 5,
+    retryMaxSeconds: 300,
+    failedRetentionDays: 30,
   },
   backgroundMaxPending: 1000,
   securityEventRetentionDays: 90,
@@ -168,6 +171,9 @@ describe('loadConfig', () => {
       SMTP_URL: 'smtp://mail.example.com:587',
       MAIL_FROM: 'Auth <auth@example.com>',
       RESET_URL_TEMPLATE: 'https://app.example.com/reset?t={token}',
+      MAIL_RETRY_MIN_SECONDS: '10',
+      MAIL_RETRY_MAX_SECONDS: '600',
+      MAIL_FAILED_RETENTION_DAYS: '14',
       SECURITY_EVENT_RETENTION_DAYS: '30',
       CLEANUP_INTERVAL_SECONDS: '60',
       CLEANUP_BATCH_SIZE: '100',
@@ -221,6 +227,9 @@ describe('loadConfig', () => {
         smtpUrl: 'smtp://mail.example.com:587',
         from: 'Auth <auth@example.com>',
         resetUrlTemplate: 'https://app.example.com/reset?t={token}',
+        retryMinSeconds: 10,
+        retryMaxSeconds: 600,
+        failedRetentionDays: 14,
       },
       backgroundMaxPending: 50,
       securityEventRetentionDays: 30,
@@ -333,6 +342,9 @@ describe('loadConfig', () => {
       { RATE_LIMIT_LOGIN_BACKOFF_INITIAL_SECONDS: '60', RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: '30' },
     ],
     ['GRAPHQL_MAX_TOKENS', { GRAPHQL_MAX_TOKENS: '5' }],
+    ['MAIL_RETRY_MIN_SECONDS', { MAIL_RETRY_MIN_SECONDS: '0' }],
+    ['MAIL_RETRY_MAX_SECONDS', { MAIL_RETRY_MAX_SECONDS: '1.5' }],
+    ['MAIL_FAILED_RETENTION_DAYS', { MAIL_FAILED_RETENTION_DAYS: '0' }],
     ['REDIS_URL', { REDIS_URL: 'http://cache.example.com' }],
     ['REDIS_URL', { REDIS_URL: 'redis://' }],
     ['REDIS_KEY_PREFIX', { REDIS_KEY_PREFIX: 'has space' }],
@@ -359,6 +371,20 @@ describe('loadConfig', () => {
     expect(error.name).toBe('ConfigError');
     expect(namedVariables(error)).toEqual([variable]);
     expect(error.message).toContain(`\n  - ${variable}: `);
+  });
+
+  it('reads the mail retry pacing, and never lets the longest wait be shorter than the first', () => {
+    expect(
+      loadConfig({
+        MAIL_RETRY_MIN_SECONDS: '2',
+        MAIL_RETRY_MAX_SECONDS: '60',
+        MAIL_FAILED_RETENTION_DAYS: '7',
+      }).mail,
+    ).toMatchObject({ retryMinSeconds: 2, retryMaxSeconds: 60, failedRetentionDays: 7 });
+    expect(loadConfig({ MAIL_RETRY_MIN_SECONDS: '120', MAIL_RETRY_MAX_SECONDS: '60' }).mail).toMatchObject({
+      retryMinSeconds: 120,
+      retryMaxSeconds: 120,
+    });
   });
 
   it('accepts an idle TTL equal to the absolute TTL', () => {
