@@ -20,6 +20,7 @@ import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, answerFrameworkError, registerErrorHandlers } from './http/error-handler';
 import { registerGraphQL } from './http/graphql.plugin';
 import { registerDraining } from './http/draining';
+import { StorageFaults } from './http/storage-faults';
 import { DatabaseFile } from './http/database-file';
 import { registerDeadline } from './http/deadline';
 import { registerHealth } from './http/health';
@@ -324,6 +325,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     databaseFile?.register(server);
 
     const clock = options.clock ?? systemClock;
+    // SQLite on a file: a full disk or a read-only filesystem fails writes while `select 1` still works, so
+    // readiness also listens for those faults (see StorageFaults).
+    const storageFaults = databaseFile === null ? null : new StorageFaults(clock, server.log);
+    storageFaults?.watch(orm.em.getConnection().getKnex());
     // Several instances share one PostgreSQL database, so they must share their counters too; SQLite means one
     // instance, whose memory is the cheapest store.
     const connecting: Promise<void>[] = [];
@@ -404,7 +409,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerHealth(
       server,
       orm,
-      () => Promise.resolve(databaseFile?.notReadyReason() ?? null),
+      () => Promise.resolve(databaseFile?.notReadyReason() ?? storageFaults?.notReadyReason() ?? null),
       () => redisNotReadyReason(store),
     );
     const schema = await buildAuthSchema(new AuthResolver(gate));

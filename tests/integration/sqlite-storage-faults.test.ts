@@ -67,7 +67,7 @@ describe('a database file removed or replaced while the service runs', () => {
   );
 });
 
-/** Whether this process may mount a tmpfs (root, as CI runs): disk full and read-only need a filesystem of their own. */
+/** Whether this process may mount a tmpfs (root, as CI runs): a full disk needs a filesystem of its own. */
 function canMount(): boolean {
   const probe = mkdtempSync(join(tmpdir(), 'auth-mount-probe-'));
   try {
@@ -81,9 +81,7 @@ function canMount(): boolean {
 
 const MOUNTABLE = canMount();
 if (!MOUNTABLE && process.env.CI === 'true') {
-  throw new Error(
-    'CI=true but this process cannot mount a tmpfs: the disk-full and read-only tests cannot run',
-  );
+  throw new Error('CI=true but this process cannot mount a tmpfs: the disk-full test cannot run');
 }
 const describeWithMount = MOUNTABLE ? describe : describe.skip;
 
@@ -103,16 +101,26 @@ describeWithMount(
       rmSync(directory, { recursive: true, force: true });
     });
 
-    it('full: registrations answer 503 (nothing half-written), and succeed again once space is freed', async () => {
+    it('full: registrations answer 503 (nothing half-written), /readyz says why, and both recover once space is freed', async () => {
       expect((await register(app)).status).toBe(200);
+      expect(await readiness(app)).toEqual([200, { status: 'ready' }]);
       const filler = join(directory, 'filler');
       spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k']);
       const answers = [];
       for (let i = 0; i < 20; i += 1) answers.push(await register(app));
       expect(answers.filter((answer) => answer.status !== 200)[0]).toEqual(UNAVAILABLE);
       expect(answers.every((answer) => answer.status === 200 || answer.status === 503)).toBe(true);
+      // `select 1` still works on a full disk: readiness knows from the failed writes.
+      expect(await readiness(app)).toEqual([
+        503,
+        { status: 'not ready', reason: 'database storage failing (SQLITE_FULL)' },
+      ]);
+      expect(app.logLines.filter((line) => line.includes('"msg":"database storage failing')).length).toBe(1);
       unlinkSync(filler);
       expect((await register(app)).status).toBe(200);
+      // Ten quiet seconds later the instance reports ready again.
+      app.clock.advanceSeconds(10);
+      expect(await readiness(app)).toEqual([200, { status: 'ready' }]);
     });
   },
 );
