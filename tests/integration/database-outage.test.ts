@@ -60,7 +60,7 @@ async function ownDatabase(server: string): Promise<{ url: string; drop: () => P
 }
 
 /** How the proxy makes the database unreachable. */
-type CutMode = 'refuse' | 'drop';
+type CutMode = 'refuse' | 'drop' | 'freeze';
 
 /**
  * A TCP proxy between the app and PostgreSQL. `cut` destroys every piped connection (the app's pooled ones
@@ -72,6 +72,7 @@ class CuttableProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private dropping = false;
+  private frozen = false;
   private port = 0;
 
   constructor(private readonly target: { host: string; port: number }) {
@@ -86,6 +87,13 @@ class CuttableProxy {
   }
 
   async cut(mode: CutMode): Promise<void> {
+    if (mode === 'freeze') {
+      // Every connection stays open and nothing more goes through it, either way; new ones are accepted and get
+      // no answer: a frozen host (SIGSTOP, a hung VM, a black-holing network) as the app sees it.
+      this.frozen = true;
+      for (const socket of this.sockets) socket.unpipe();
+      return;
+    }
     this.dropping = true;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
@@ -93,6 +101,12 @@ class CuttableProxy {
   }
 
   async restore(): Promise<void> {
+    if (this.frozen) {
+      // What was frozen mid-conversation cannot resume where it was: it is cut, as a thawed host's peers find.
+      this.frozen = false;
+      for (const socket of this.sockets) socket.destroy();
+      this.sockets.clear();
+    }
     this.dropping = false;
     if (!this.server.listening) await this.listen(this.port);
   }
@@ -106,6 +120,12 @@ class CuttableProxy {
   private accept(client: Socket): void {
     if (this.dropping) {
       client.destroy();
+      return;
+    }
+    if (this.frozen) {
+      this.sockets.add(client);
+      client.on('error', () => undefined);
+      client.on('close', () => this.sockets.delete(client));
       return;
     }
     const upstream = connect(this.target.port, this.target.host);
@@ -226,6 +246,7 @@ const where =
 describeOnPostgres(`database outage ${where}`, () => {
   let database: { url: string; drop: () => Promise<void> };
   let proxy: CuttableProxy;
+  let proxiedUrl: string;
   let app: TestApp;
   // knex reports broken connections itself; those reports must reach our JSON logs, never the console.
   let consoleLog: jest.SpyInstance<void, unknown[]>;
@@ -240,7 +261,8 @@ describeOnPostgres(`database outage ${where}`, () => {
     proxied.port = String(await proxy.start());
     // Rate limits on, as in production: on PostgreSQL their counters live in the database too, so login and
     // registration meet the outage there first.
-    app = await createTestApp({ DATABASE_URL: proxied.toString(), RATE_LIMIT: 'on' });
+    proxiedUrl = proxied.toString();
+    app = await createTestApp({ DATABASE_URL: proxiedUrl, RATE_LIMIT: 'on' });
   });
 
   afterEach(async () => {
@@ -319,6 +341,68 @@ describeOnPostgres(`database outage ${where}`, () => {
       expect(graphqlAgain.data?.login.email).toBe(EMAIL);
     },
   );
+
+  it('when the database freezes (connections open, no answer): every request answers 503 by its deadline, then recovery', async () => {
+    // An app of its own, with a short deadline, on the same proxied database.
+    const frozenApp = await createTestApp({
+      DATABASE_URL: proxiedUrl,
+      RATE_LIMIT: 'on',
+      HANDLER_TIMEOUT_SECONDS: '3',
+    });
+    try {
+      expect(
+        (await sendForm(frozenApp, 'POST', '/users', { email: EMAIL, password: PASSWORD })).statusCode,
+      ).toBe(200);
+      const login = await sendForm(frozenApp, 'POST', '/sessions', { email: EMAIL, password: PASSWORD });
+      expect(login.statusCode).toBe(200);
+      const cookie = sessionCookieOf(login);
+
+      await proxy.cut('freeze');
+      const requests: [string, () => Promise<LightMyRequestResponse>][] = [
+        ['GET /profile', () => sendEmpty(frozenApp, 'GET', '/profile', cookie)],
+        [
+          'POST /sessions',
+          () => sendForm(frozenApp, 'POST', '/sessions', { email: EMAIL, password: PASSWORD }),
+        ],
+        [
+          'POST /users',
+          () => sendForm(frozenApp, 'POST', '/users', { email: 'new@example.com', password: PASSWORD }),
+        ],
+        [
+          'POST /graphql',
+          async () => (await graphql(frozenApp, LOGIN, { email: EMAIL, password: PASSWORD })).response,
+        ],
+      ];
+      // All at once, as traffic arrives: each is answered within the 3 s deadline (plus a second for a loaded
+      // machine), 503 with Retry-After, whether its own dependency timeout or the deadline came first.
+      const answers = await Promise.all(
+        requests.map(async ([request, send]) => {
+          const started = Date.now();
+          const response = await send();
+          return {
+            request,
+            status: response.statusCode,
+            retryAfter: typeof response.headers['retry-after'],
+            fast: Date.now() - started < 4000,
+          };
+        }),
+      );
+      expect(answers).toEqual(
+        requests.map(([request]) => ({ request, status: 503, retryAfter: 'string', fast: true })),
+      );
+      expect(await probe(frozenApp, '/readyz')).toEqual([
+        503,
+        { status: 'not ready', reason: 'database timed out' },
+      ]);
+
+      await proxy.restore();
+      await waitUntilReady(frozenApp);
+      const profile = await sendEmpty(frozenApp, 'GET', '/profile', cookie);
+      expect([profile.statusCode, profile.json()]).toEqual([200, { email: EMAIL }]);
+    } finally {
+      await frozenApp.close();
+    }
+  });
 });
 
 /** A driver error as pg, node:net or node-sqlite3 make it: a message and, usually, a code. */
