@@ -4,7 +4,7 @@ import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorCodes, graphql, REGISTER } from '../helpers/graphql';
-import { sendEmpty, sendForm } from '../helpers/http';
+import { sendEmpty, sendForm, sessionCookieOf } from '../helpers/http';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { PASSWORD, uniqueEmail } from '../helpers/factories';
 
@@ -119,6 +119,76 @@ describeWithMount(
       unlinkSync(filler);
       expect((await register(app)).status).toBe(200);
       // Ten quiet seconds later the instance reports ready again.
+      app.clock.advanceSeconds(10);
+      expect(await readiness(app)).toEqual([200, { status: 'ready' }]);
+    });
+  },
+);
+
+/** Whether files in the system's temporary folder can be made immutable (root, on ext4 or xfs, as CI runs). */
+function canMakeImmutable(): boolean {
+  const probe = mkdtempSync(join(tmpdir(), 'auth-immutable-probe-'));
+  const file = join(probe, 'file');
+  try {
+    writeFileSync(file, '');
+    const made = spawnSync('chattr', ['+i', file]).status === 0;
+    if (made) spawnSync('chattr', ['-i', file]);
+    return made;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
+const IMMUTABLE = canMakeImmutable();
+if (!IMMUTABLE && process.env.CI === 'true') {
+  throw new Error('CI=true but this process cannot chattr +i: the read-only test cannot run');
+}
+const describeWithImmutable = IMMUTABLE ? describe : describe.skip;
+
+describeWithImmutable(
+  `a database file made read-only while open${IMMUTABLE ? '' : ' (skipped: chattr +i not permitted)'}`,
+  () => {
+    let directory: string;
+    let files: string[];
+    let app: TestApp;
+    beforeAll(async () => {
+      directory = mkdtempSync(join(tmpdir(), 'auth-read-only-'));
+      const database = join(directory, 'auth.sqlite');
+      // The file and its write-ahead log, where every write goes first: chmod would not stop root (as CI runs),
+      // nor a descriptor already open, but the immutable flag stops both, as a filesystem turned read-only does.
+      files = [database, `${database}-wal`];
+      app = await createTestApp({ DATABASE_URL: database });
+    });
+    afterAll(async () => {
+      for (const file of files) spawnSync('chattr', ['-i', file]);
+      await app.close();
+      rmSync(directory, { recursive: true, force: true });
+    });
+
+    it('writes answer 503 on both transports, /readyz says why, reads go on, and all recover once it is writable', async () => {
+      const email = uniqueEmail('ro');
+      const registered = await sendForm(app, 'POST', '/users', { email, password: PASSWORD });
+      expect(registered.statusCode).toBe(200);
+      const login = await sendForm(app, 'POST', '/sessions', { email, password: PASSWORD });
+      expect(login.statusCode).toBe(200);
+      const cookie = sessionCookieOf(login);
+      for (const file of files) execFileSync('chattr', ['+i', file]);
+      try {
+        expect(await register(app)).toEqual(UNAVAILABLE);
+        const answer = await graphql(app, REGISTER, { email: uniqueEmail('ro'), password: PASSWORD });
+        expect(errorCodes(answer)).toEqual(['SERVICE_UNAVAILABLE']);
+        // The file guard sees it before any write does (see DatabaseFile).
+        expect(await readiness(app)).toEqual([
+          503,
+          { status: 'not ready', reason: 'database file is not writable' },
+        ]);
+        expect(await sendEmpty(app, 'GET', '/healthz')).toMatchObject({ statusCode: 200 });
+        const profile = await sendEmpty(app, 'GET', '/profile', cookie);
+        expect([profile.statusCode, profile.json()]).toEqual([200, { email }]);
+      } finally {
+        for (const file of files) execFileSync('chattr', ['-i', file]);
+      }
+      expect((await register(app)).status).toBe(200);
       app.clock.advanceSeconds(10);
       expect(await readiness(app)).toEqual([200, { status: 'ready' }]);
     });
