@@ -1,5 +1,5 @@
 // The one catalogue of error codes: each stable UPPER_SNAKE code with its HTTP status and default message.
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database-errors';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database/errors';
 
 /**
  * Every error a client can see. GraphQL puts the code in `extensions.code`; the REST shim answers

@@ -1,7 +1,7 @@
 // GraphQL operations on accounts and sessions: each resolver makes one service call and shapes its answer.
 import { Args, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { AuthGate } from '../auth/auth-gate';
-import type { ValidSession } from '../auth/auth.service';
+import type { AuthGate } from '../operations/auth-operations';
+import type { ValidSession } from '../accounts/auth.service';
 import { AuthError } from '../errors';
 import type { GraphQLContext } from './context';
 import {

@@ -1,7 +1,7 @@
 // What every resolver receives: the request's logger and the caller's session, with no HTTP types leaking in.
 import type { FastifyBaseLogger } from 'fastify';
-import type { Caller } from '../auth/auth-gate';
-import type { NewSession, ValidSession } from '../auth/auth.service';
+import type { Caller } from '../operations/auth-operations';
+import type { NewSession, ValidSession } from '../accounts/auth.service';
 
 /** The per-request context handed to resolvers; the HTTP layer builds it from the request and reply. */
 export interface GraphQLContext {

@@ -1,6 +1,6 @@
 // Who is calling, as the limits and the security log see it, taken from a request in the one way both transports share.
 import type { FastifyRequest } from 'fastify';
-import type { Caller } from '../auth/auth-gate';
+import type { Caller } from '../operations/auth-operations';
 import { USER_AGENT_MAX_LENGTH } from '../entities/security-event.entity';
 
 /**

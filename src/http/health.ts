@@ -1,5 +1,5 @@
 // Liveness and readiness probes for process managers and load balancers: GET /healthz and GET /readyz.
-import type { Orm } from '../database';
+import type { Orm } from '../database/orm';
 import type { FastifyInstance } from 'fastify';
 
 /** How long the readiness check may take before the instance counts as not ready. */

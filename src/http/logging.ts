@@ -1,5 +1,8 @@
 // What a log line may contain and where it goes: one line per request, no headers, errors scrubbed of secrets.
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { errorForLog } from '../shared/log';
+
+export { errorForLog, scrubSecrets } from '../shared/log';
 
 const MICROSECONDS_PER_MS = 1000;
 
@@ -10,35 +13,6 @@ const MICROSECONDS_PER_MS = 1000;
  * search the `req` and `res` of every request line for headers that are never there.
  */
 export const REDACTED_PATHS = ['headers.cookie', 'headers.authorization', 'headers["set-cookie"]'];
-
-// Values that look like secrets we handle: bcrypt hashes, our 43-character tokens, SHA-256 hex digests,
-// and any quoted SQL literal (database errors quote the parameters of the failing statement).
-const SECRET_PATTERNS: readonly RegExp[] = [
-  /\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}/g,
-  /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g,
-  /(?<![a-f0-9])[a-f0-9]{64}(?![a-f0-9])/gi,
-  /'(?:[^']|'')*'/g,
-];
-
-/** Replaces anything that looks like a password hash, token or SQL literal with `[redacted]`. */
-export function scrubSecrets(text: string): string {
-  return SECRET_PATTERNS.reduce((out, pattern) => out.replace(pattern, '[redacted]'), text);
-}
-
-/**
- * A loggable view of an unexpected error. Database drivers put the failing statement and its values in the
- * message, and those values can be hashes or tokens, so message and stack are scrubbed before logging.
- */
-export function errorForLog(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { type: typeof error };
-  const code = (error as { code?: unknown }).code;
-  return {
-    type: error.name,
-    ...(typeof code === 'string' ? { code } : {}),
-    message: scrubSecrets(error.message),
-    stack: error.stack === undefined ? undefined : scrubSecrets(error.stack),
-  };
-}
 
 /**
  * The request as logged: method and path only. The query string is dropped because GET /graphql can carry

@@ -1,6 +1,6 @@
 // The exercise's REST API, kept byte-for-byte for curl users: each route makes one service call and shapes its answer.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuthGate } from '../auth/auth-gate';
+import type { AuthGate } from '../operations/auth-operations';
 import { AuthError } from '../errors';
 import { callerOf } from './caller';
 import type { HttpSessions } from './session-hook';

@@ -1,7 +1,7 @@
 // Per-request access to the caller's session for both transports: read once from the cookie, and written back.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthGate } from '../auth/auth-gate';
-import type { AuthService, NewSession, ValidSession } from '../auth/auth.service';
+import type { AuthGate } from '../operations/auth-operations';
+import type { AuthService, NewSession, ValidSession } from '../accounts/auth.service';
 import { callerOf } from './caller';
 import type { SessionCookie } from './cookies';
 

@@ -1,7 +1,7 @@
 // The outbox worker: sends the mail the outbox holds, retrying with back-off, until it is sent, refused or too late.
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import type { FastifyBaseLogger } from 'fastify';
-import type { Clock } from '../auth/clock';
+import type { Logger } from '../shared/log';
+import type { Clock } from '../shared/clock';
 import type { Mailer } from './mailer';
 import { OutboxRepository, type ClaimedMail, type OutboxCounts } from './outbox.repository';
 
@@ -24,7 +24,7 @@ const SMTP_PERMANENT_FROM = 500;
 export interface MailOutboxOptions {
   readonly em: SqlEntityManager;
   readonly mailer: Mailer;
-  readonly log: FastifyBaseLogger;
+  readonly log: Logger;
   readonly clock: Clock;
   /** PostgreSQL: claim rows FOR UPDATE SKIP LOCKED, so that instances never wait on each other's mail. */
   readonly skipLocked: boolean;
@@ -195,7 +195,7 @@ export class MailOutbox {
     }
   }
 
-  private async retryLater(mail: ClaimedMail, log: FastifyBaseLogger, failure: Failure): Promise<void> {
+  private async retryLater(mail: ClaimedMail, log: Logger, failure: Failure): Promise<void> {
     const now = this.options.clock.now();
     const waitMs = this.backoffMs(mail.attempt);
     const at = new Date(now.getTime() + waitMs);
@@ -211,7 +211,7 @@ export class MailOutbox {
     );
   }
 
-  private async giveUp(mail: ClaimedMail, log: FastifyBaseLogger, failure: Failure): Promise<void> {
+  private async giveUp(mail: ClaimedMail, log: Logger, failure: Failure): Promise<void> {
     await new OutboxRepository(this.options.em.fork()).giveUp(
       mail.id,
       this.options.clock.now(),

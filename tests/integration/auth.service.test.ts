@@ -3,10 +3,10 @@ import { createTestApp, type TestApp } from '../helpers/test-app';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
 import { AuthError } from '../../src/errors';
 import { User } from '../../src/entities/user.entity';
-import type { PublicUser } from '../../src/auth/auth.service';
-import { SessionRepository } from '../../src/auth/session.repository';
-import { UserRepository } from '../../src/auth/user.repository';
-import { hashToken } from '../../src/auth/tokens';
+import type { PublicUser } from '../../src/accounts/auth.service';
+import { SessionRepository } from '../../src/sessions/session.repository';
+import { UserRepository } from '../../src/accounts/user.repository';
+import { hashToken } from '../../src/shared/tokens';
 import { withEpochDates } from '../helpers/sql-values';
 
 const MS_PER_SECOND = 1000;

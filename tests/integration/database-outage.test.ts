@@ -8,7 +8,7 @@ import {
 } from '@mikro-orm/core';
 import type { LightMyRequestResponse } from 'fastify';
 import { GraphQLError } from 'graphql';
-import { isDatabaseUnavailable } from '../../src/database-errors';
+import { isDatabaseUnavailable } from '../../src/database/errors';
 import { AuthError, ERROR_CATALOGUE, publicError } from '../../src/errors';
 import { classifyError, formatError } from '../../src/graphql/format-error';
 import { errorCodes, graphql, LOGIN, type GraphQLAnswer } from '../helpers/graphql';

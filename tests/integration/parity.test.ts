@@ -1,6 +1,6 @@
 // Transport parity: each failure of a REST route and of its GraphQL twin gives one code, message, retry and count.
 import type { LightMyRequestResponse } from 'fastify';
-import type { LimitCounters } from '../../src/auth/rate-limits';
+import type { LimitCounters } from '../../src/abuse/rate-limits';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors';
 import { NEW_PASSWORD, PASSWORD } from '../helpers/factories';
 import {

@@ -1,6 +1,6 @@
 // The brute-force and spam limits through the real app: every budget on both transports, shared, keyed and timed.
 import type { LightMyRequestResponse } from 'fastify';
-import type { LimitCounters } from '../../src/auth/rate-limits';
+import type { LimitCounters } from '../../src/abuse/rate-limits';
 import { ERROR_CATALOGUE } from '../../src/errors';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import {

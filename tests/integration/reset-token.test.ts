@@ -1,10 +1,10 @@
 // Reset tokens: bcrypt runs only for a token that can succeed, the conditional DELETE alone refuses any other, and
 // an account may hold several at once.
 import { AuthError } from '../../src/errors';
-import type { PublicUser } from '../../src/auth/auth.service';
-import { generateToken, hashToken } from '../../src/auth/tokens';
-import { maxLiveResetTokens } from '../../src/auth/auth.service';
-import { ResetTokenRepository } from '../../src/auth/reset-token.repository';
+import type { PublicUser } from '../../src/accounts/auth.service';
+import { generateToken, hashToken } from '../../src/shared/tokens';
+import { maxLiveResetTokens } from '../../src/accounts/auth.service';
+import { ResetTokenRepository } from '../../src/accounts/reset-token.repository';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
 

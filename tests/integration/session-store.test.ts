@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SessionRepository } from '../../src/auth/session.repository';
-import { SessionStore, type SessionRecord } from '../../src/auth/session-store';
-import { generateToken, hashToken } from '../../src/auth/tokens';
-import { UserRepository } from '../../src/auth/user.repository';
+import { SessionRepository } from '../../src/sessions/session.repository';
+import { SessionStore, type SessionRecord } from '../../src/sessions/session-store';
+import { generateToken, hashToken } from '../../src/shared/tokens';
+import { UserRepository } from '../../src/accounts/user.repository';
 import { Session } from '../../src/entities/session.entity';
 import { User } from '../../src/entities/user.entity';
 import { PASSWORD, uniqueEmail } from '../helpers/factories';

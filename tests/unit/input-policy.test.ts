@@ -5,7 +5,7 @@ import {
   isPlausiblePassword,
   normaliseEmail,
   parseEmail,
-} from '../../src/auth/input-policy';
+} from '../../src/accounts/input-policy';
 
 const SHAPE_MESSAGE = 'email must have exactly one @ with a name before it and a domain after it';
 const CHARACTERS_MESSAGE = 'email must not contain spaces or control characters';

@@ -2,14 +2,14 @@
 import fc from 'fast-check';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { AuthError } from '../../src/errors';
-import { commonPasswordCount, isCommonPassword } from '../../src/auth/common-passwords';
+import { commonPasswordCount, isCommonPassword } from '../../src/accounts/common-passwords';
 import {
   checkNewPassword,
   isPlausiblePassword,
   normalisePassword,
   PASSWORD_MAX_BYTES,
   PASSWORD_MIN_BYTES,
-} from '../../src/auth/input-policy';
+} from '../../src/accounts/input-policy';
 import { NEW_PASSWORD, PASSWORD } from '../helpers/factories';
 
 const COMMON = 'password is too common: it is on a list of frequently used passwords';

@@ -1,7 +1,7 @@
 // Remembers the SQLite file's recent storage faults (disk full, read-only, I/O errors) so that /readyz can say why.
 import type { Knex } from '@mikro-orm/knex';
-import type { FastifyBaseLogger } from 'fastify';
-import type { Clock } from '../auth/clock';
+import type { Logger } from '../shared/log';
+import type { Clock } from '../shared/clock';
 
 /**
  * How long one storage fault keeps the instance "not ready". A fault says nothing about when it ends (space
@@ -35,7 +35,7 @@ export class StorageFaults {
 
   constructor(
     private readonly clock: Clock,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Logger,
   ) {}
 
   /** Listens to a knex instance's failed statements. */

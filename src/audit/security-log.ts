@@ -1,13 +1,13 @@
 // The security event log: records what happens to accounts, tallies refusals, shows users their own events, ages them out.
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../shared/log';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { User } from '../entities/user.entity';
 import type { SecurityEvent, SecurityEventType } from '../entities/security-event.entity';
-import { errorForLog } from '../http/logging';
-import { drain } from './batches';
-import type { Clock } from './clock';
-import { lookupEmail } from './input-policy';
-import { clientNetworkKey } from './rate-limits';
+import { errorForLog } from '../shared/log';
+import { drain } from '../shared/batches';
+import type { Clock } from '../shared/clock';
+import { lookupEmail } from '../accounts/input-policy';
+import { clientNetworkKey } from '../abuse/rate-limits';
 import { SecurityEventRepository } from './security-event.repository';
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
@@ -32,7 +32,7 @@ const MAX_EARLY_BATCHES = 4;
 export interface EventSource {
   readonly ip: string;
   readonly userAgent: string | null;
-  readonly log: FastifyBaseLogger;
+  readonly log: Logger;
 }
 
 /** What an event is about: its account and the email the request named, when known. */
@@ -59,7 +59,7 @@ interface RefusalTally {
 export interface SecurityLogOptions {
   readonly clock: Clock;
   /** The server's logger, for failures of work no request waits for (writing the refusal tallies). */
-  readonly log: FastifyBaseLogger;
+  readonly log: Logger;
 }
 
 /**
@@ -82,7 +82,7 @@ export class SecurityLog {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly clock: Clock;
-  private readonly log: FastifyBaseLogger;
+  private readonly log: Logger;
 
   constructor(
     private readonly em: SqlEntityManager,

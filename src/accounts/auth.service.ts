@@ -3,8 +3,8 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { AuthError } from '../errors';
 import type { User } from '../entities/user.entity';
-import { drain } from './batches';
-import type { Clock } from './clock';
+import { drain } from '../shared/batches';
+import type { Clock } from '../shared/clock';
 import {
   checkNewPassword,
   isPlausiblePassword,
@@ -13,9 +13,9 @@ import {
   parseEmail,
 } from './input-policy';
 import type { PasswordHasher } from './password';
-import { SessionRepository } from './session.repository';
-import type { SessionStore } from './session-store';
-import { generateToken, hashToken, isWellFormedToken } from './tokens';
+import { SessionRepository } from '../sessions/session.repository';
+import type { SessionStore } from '../sessions/session-store';
+import { generateToken, hashToken, isWellFormedToken } from '../shared/tokens';
 import { ResetTokenRepository } from './reset-token.repository';
 import { UserRepository } from './user.repository';
 import { OutboxRepository, type OutgoingMail } from '../mail/outbox.repository';

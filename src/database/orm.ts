@@ -4,14 +4,14 @@ import type { AbstractSqlDriver } from '@mikro-orm/knex';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { SqliteDriver } from '@mikro-orm/sqlite';
-import type { Config } from './config';
-import { NonconformingEmail } from './entities/nonconforming-email.entity';
-import { OutboxMail } from './entities/outbox-mail.entity';
-import { PasswordResetToken } from './entities/password-reset-token.entity';
-import { SecurityEvent } from './entities/security-event.entity';
-import { Session } from './entities/session.entity';
-import { User } from './entities/user.entity';
-import { migrationsFor } from './migrations';
+import type { Config } from '../config';
+import { NonconformingEmail } from '../entities/nonconforming-email.entity';
+import { OutboxMail } from '../entities/outbox-mail.entity';
+import { PasswordResetToken } from '../entities/password-reset-token.entity';
+import { SecurityEvent } from '../entities/security-event.entity';
+import { Session } from '../entities/session.entity';
+import { User } from '../entities/user.entity';
+import { migrationsFor } from '../migrations';
 
 /** The ORM as the app uses it: one of the SQL drivers, so the entity manager is always a SqlEntityManager. */
 export type Orm = MikroORM<AbstractSqlDriver>;

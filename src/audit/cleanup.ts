@@ -1,11 +1,11 @@
 // The periodic clean-up: expired sessions and reset tokens, old security events and failed mail, in small batches.
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import type { FastifyBaseLogger } from 'fastify';
-import { errorForLog } from '../http/logging';
+import type { Logger } from '../shared/log';
+import { errorForLog } from '../shared/log';
 import { OutboxRepository } from '../mail/outbox.repository';
-import type { AuthService } from './auth.service';
-import { drain } from './batches';
-import type { Clock } from './clock';
+import type { AuthService } from '../accounts/auth.service';
+import { drain } from '../shared/batches';
+import type { Clock } from '../shared/clock';
 import type { SecurityLog } from './security-log';
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
@@ -14,7 +14,7 @@ const MS_PER_DAY = 24 * 60 * 60 * 1000;
 export interface CleanupOptions {
   readonly auth: AuthService;
   readonly securityLog: SecurityLog;
-  readonly log: FastifyBaseLogger;
+  readonly log: Logger;
   readonly intervalSeconds: number;
   readonly batchSize: number;
   readonly retentionDays: number;

@@ -5,7 +5,7 @@ import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limi
 import type { RateLimitConfig, WindowLimit } from '../config';
 import { AuthError } from '../errors';
 import { BoundedCounters } from './bounded-limiter';
-import { lookupEmail } from './input-policy';
+import { lookupEmail } from '../accounts/input-policy';
 
 /** How long a run of failed logins is remembered after its first failure; then the count starts again. */
 const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60;

@@ -1,5 +1,5 @@
 // The transports' way into account operations: limits first, then the service, then the security log and mail.
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../shared/log';
 import { AuthError } from '../errors';
 import type { SecurityEvent } from '../entities/security-event.entity';
 import type { MailMessage } from '../mail/mailer';
@@ -13,12 +13,12 @@ import type {
   ResetTokenGrant,
   SessionInfo,
   ValidSession,
-} from './auth.service';
-import type { BackgroundWork } from './background';
-import type { Clock } from './clock';
-import { isCanonicalMailbox, lookupEmail, parseEmail } from './input-policy';
-import type { LoginAttempt, RateLimits } from './rate-limits';
-import type { SecurityLog } from './security-log';
+} from '../accounts/auth.service';
+import type { BackgroundWork } from '../shared/background';
+import type { Clock } from '../shared/clock';
+import { isCanonicalMailbox, lookupEmail, parseEmail } from '../accounts/input-policy';
+import type { LoginAttempt, RateLimits } from '../abuse/rate-limits';
+import type { SecurityLog } from '../audit/security-log';
 
 /** How long a client told SERVICE_BUSY because the background work is full should wait: it drains in seconds. */
 const BACKGROUND_FULL_RETRY_MS = 5_000;
@@ -33,7 +33,7 @@ export interface Caller {
   readonly ip: string;
   readonly userAgent: string | null;
   /** The request's logger: it carries the request id, so a mail failure can be traced to its request. */
-  readonly log: FastifyBaseLogger;
+  readonly log: Logger;
   /** The request id, kept with the mail a request causes so that the worker's log lines carry it too. */
   readonly requestId?: string;
 }

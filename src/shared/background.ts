@@ -1,13 +1,13 @@
 // Work a request starts but does not wait for (issuing and mailing a reset, notices): bounded, and awaited by shutdown.
-import type { FastifyBaseLogger } from 'fastify';
-import { errorForLog } from '../http/logging';
+import type { Logger } from './log';
+import { errorForLog } from './log';
 
 /** How many tasks run at once: mail hand-offs wait on a remote server, so a few overlap; more would only queue there. */
 export const BACKGROUND_CONCURRENCY = 4;
 
 /** One task waiting for its turn. */
 interface Queued {
-  readonly log: FastifyBaseLogger;
+  readonly log: Logger;
   readonly what: string;
   readonly task: () => Promise<void>;
 }
@@ -40,7 +40,7 @@ export class BackgroundWork {
    * `what` on the request's logger. The task never starts during this call, only from a later turn, so a caller
    * finishes its answer first whatever the task does.
    */
-  offer(log: FastifyBaseLogger, what: string, task: () => Promise<void>): boolean {
+  offer(log: Logger, what: string, task: () => Promise<void>): boolean {
     if (this.pending >= this.maxPending) return false;
     this.waiting.push({ log, what, task });
     this.startNext();
