@@ -638,3 +638,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cleanupBatchSize: e.CLEANUP_BATCH_SIZE,
   });
 }
+
+/**
+ * What an operator must hear at every start about this configuration, while it holds: settings that are allowed
+ * but dangerous outside their purpose. Said beside the settings, logged by the composition root.
+ */
+export function startupWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.nodeEnv === 'production' && config.resetTokenDelivery === 'response') {
+    // Production only starts like this with ALLOW_INSECURE_RESET_DELIVERY=true: still say it at every start.
+    warnings.push(
+      'password reset tokens are returned in API responses (development behaviour): anyone who knows an email ' +
+        'can take over its account; do not expose this instance to untrusted clients',
+    );
+  }
+  if (!config.rateLimit.enabled) {
+    warnings.push(
+      'RATE_LIMIT=off: no brute-force or spam limits apply; use this only for load tests, never in production',
+    );
+  }
+  return warnings;
+}

@@ -1,5 +1,4 @@
 // The one catalogue of error codes: each stable UPPER_SNAKE code with its HTTP status and default message.
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database/errors';
 
 /**
  * Every error a client can see. GraphQL puts the code in `extensions.code`; the REST shim answers
@@ -33,7 +32,7 @@ export const ERROR_CATALOGUE = {
   INTERNAL_SERVER_ERROR: { status: 500, message: 'internal server error' },
   // Load shedding, not a fault: the client did nothing wrong and may retry after Retry-After, so it is told so.
   SERVICE_BUSY: { status: 503, message: 'service busy, try again shortly' },
-  // The database cannot be reached (see src/database-errors.ts): an outage, not a bug and not the client's fault.
+  // The database cannot be reached (see src/database/errors.ts): an outage, not a bug and not the client's fault.
   // The client is told so and when to retry; the operator gets the error in the log.
   SERVICE_UNAVAILABLE: { status: 503, message: 'database unavailable, try again shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
@@ -41,37 +40,75 @@ export const ERROR_CATALOGUE = {
 /** A stable error code from the catalogue. */
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
+/** How long a client is told to wait while the database cannot be reached (Retry-After). */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * An expected failure as a value: what a use case returns when failing is part of normal operation (a wrong
+ * password, a taken email, a limit reached). The transports map it through the catalogue; it says nothing more than
+ * a client may know. Anything a security log needs besides (why, which account) travels beside it, never in it.
+ */
+export interface Failure {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  /** A message safe to show, when the catalogue's default says too little ("password must be at least..."). */
+  readonly message?: string;
+  /** For RATE_LIMITED, SERVICE_BUSY and SERVICE_UNAVAILABLE: whole seconds before a retry can succeed. */
+  readonly retryAfterSeconds?: number;
+}
+
+/** A use case that went as asked, with what it made. */
+export interface Success<T> {
+  readonly ok: true;
+  readonly value: T;
+}
+
+/** What a use case returns: its value, or an expected failure. Faults are thrown, never returned. */
+export type Result<T> = Success<T> | Failure;
+
+/** A success carrying `value`. */
+export function succeed<T>(value: T): Success<T> {
+  return { ok: true, value };
+}
+
+/** An expected failure with the catalogue's message, or `message` when it must say more. */
+export function fail(code: ErrorCode, message?: string): Failure {
+  return message === undefined ? { ok: false, code } : { ok: false, code, message };
+}
+
+/** A refusal the client may retry after the given time, at least a second. */
+export function failRetryLater(
+  code: 'RATE_LIMITED' | 'SERVICE_BUSY' | 'SERVICE_UNAVAILABLE',
+  retryAfterMs: number,
+  message?: string,
+): Failure {
+  return { ...fail(code, message), retryAfterSeconds: retryAfterSeconds(retryAfterMs) };
+}
+
+function retryAfterSeconds(retryAfterMs: number): number {
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
+}
+
 /** The 5xx codes whose message is shown anyway: "retry later" is all they say, and all the client needs. */
 const EXPOSED_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set(['SERVICE_BUSY', 'SERVICE_UNAVAILABLE']);
 
 /**
- * An expected failure of an auth operation. `message` is safe to show to a client
- * (it never contains a password, hash or token); 5xx codes never show theirs.
+ * A catalogue error as a thrown value. The transports throw it at their edge (a Failure a use case returned, a
+ * missing session) so that Fastify's error handler and Apollo's formatError answer it; a few faults that are not
+ * the client's doing are thrown as one too (SERVICE_BUSY from the hashing gate, SERVICE_UNAVAILABLE from the
+ * limits' store). `message` is safe to show to a client (it never contains a password, hash or token); 5xx codes
+ * never show theirs.
  */
 export class AuthError extends Error {
   readonly code: ErrorCode;
   /** For RATE_LIMITED, SERVICE_BUSY and SERVICE_UNAVAILABLE: whole seconds before a retry can succeed (Retry-After). */
   readonly retryAfterSeconds: number | undefined;
 
-  /**
-   * Why, for the security log only (UNKNOWN_EMAIL, WRONG_PASSWORD, ...): never shown to the client, where one
-   * message for every login failure is what keeps registered emails secret.
-   */
-  readonly reason: string | undefined;
-  /** The account concerned, when known; for the security log only. */
-  readonly userId: number | undefined;
-
-  constructor(
-    code: ErrorCode,
-    message?: string,
-    details: { retryAfterSeconds?: number; reason?: string; userId?: number } = {},
-  ) {
+  constructor(code: ErrorCode, message?: string, details: { retryAfterSeconds?: number } = {}) {
     super(message ?? ERROR_CATALOGUE[code].message);
     this.name = 'AuthError';
     this.code = code;
     this.retryAfterSeconds = details.retryAfterSeconds;
-    this.reason = details.reason;
-    this.userId = details.userId;
   }
 
   /** A refusal the client may retry after the given time (RATE_LIMITED, SERVICE_BUSY), at least a second. */
@@ -80,7 +117,16 @@ export class AuthError extends Error {
     retryAfterMs: number,
     message?: string,
   ): AuthError {
-    return new AuthError(code, message, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+    return new AuthError(code, message, { retryAfterSeconds: retryAfterSeconds(retryAfterMs) });
+  }
+
+  /** The failure a use case returned, as the error the transports answer. */
+  static from(failure: Failure): AuthError {
+    return new AuthError(
+      failure.code,
+      failure.message,
+      failure.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: failure.retryAfterSeconds },
+    );
   }
 
   /** The HTTP status the REST shim answers with. */
@@ -97,24 +143,8 @@ export class AuthError extends Error {
   }
 }
 
-/**
- * The status and body a client gets for any thrown value: catalogue errors keep their message, an unreachable
- * database is SERVICE_UNAVAILABLE with a retry delay (both transports answer it through here), the rest are hidden.
- */
-export function publicError(error: unknown): {
-  code: ErrorCode;
-  status: number;
-  message: string;
-  retryAfterSeconds?: number;
-} {
-  if (error instanceof AuthError && error.exposed) {
-    const { code, status, message, retryAfterSeconds } = error;
-    return { code, status, message, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
-  }
-  if (isDatabaseUnavailable(error)) {
-    const { status, message } = ERROR_CATALOGUE.SERVICE_UNAVAILABLE;
-    return { code: 'SERVICE_UNAVAILABLE', status, message, retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS };
-  }
-  const { status, message } = ERROR_CATALOGUE.INTERNAL_SERVER_ERROR;
-  return { code: 'INTERNAL_SERVER_ERROR', status, message };
+/** The value of a result, or its failure thrown as an AuthError: for callers whose contract is to throw. */
+export function valueOrThrow<T>(result: Result<T>): T {
+  if (!result.ok) throw AuthError.from(result);
+  return result.value;
 }

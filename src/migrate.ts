@@ -1,7 +1,7 @@
 // `npm run migrate`: applies pending migrations and exits, for deployments that migrate before rolling out.
 import 'reflect-metadata';
 import { ConfigError, loadConfig, loadEnvFile } from './config';
-import { openDatabase } from './database/orm';
+import { openDatabase } from './database';
 
 async function migrate(): Promise<void> {
   loadEnvFile();

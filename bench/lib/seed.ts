@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import sqlite3 from 'sqlite3';
-import { generateToken, hashToken } from '../../src/shared/tokens';
+import { generateToken, hashToken } from '../../src/shared';
 import { BENCH_PASSWORD } from './workload';
 
 /** As SessionRepository makes them: 16 random bytes. */

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitConfig, WindowLimit } from '../config';
-import { AuthError } from '../errors';
+import { AuthError, failRetryLater, succeed, type Failure, type Result } from '../errors';
 import { BoundedCounters } from './bounded-limiter';
-import { lookupEmail } from '../accounts/input-policy';
+import { lookupEmail } from '../accounts';
 
 /** How long a run of failed logins is remembered after its first failure; then the count starts again. */
 const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60;
@@ -281,7 +281,7 @@ export class RateLimits {
   }
 
   /**
-   * Admits one login attempt, or throws RATE_LIMITED with the wait. The attempt counts as a failure from now:
+   * Admits one login attempt, or refuses it with RATE_LIMITED and the wait. The attempt counts as a failure from now:
    * concurrent guesses cannot all slip in before the first of them is known to be wrong.
    *
    * The decision rests only on atomic store operations, so it holds across instances sharing PostgreSQL or
@@ -290,13 +290,15 @@ export class RateLimits {
    * instances exactly one wins each window; a read-then-write ("is there a back-off? no: count me") would let
    * every attempt that read before the first write through.
    */
-  async startLogin(ip: string, rawEmail: string): Promise<LoginAttempt> {
-    if (!this.enabled) return UNCOUNTED_ATTEMPT;
-    await consume(this.loginPerIp, clientNetworkKey(ip));
+  async startLogin(ip: string, rawEmail: string): Promise<Result<LoginAttempt>> {
+    if (!this.enabled) return succeed(UNCOUNTED_ATTEMPT);
+    const perIp = await consume(this.loginPerIp, clientNetworkKey(ip));
+    if (perIp !== null) return perIp;
     const account = accountKey(rawEmail);
-    if (account === null) return UNCOUNTED_ATTEMPT;
+    if (account === null) return succeed(UNCOUNTED_ATTEMPT);
     // A cheap early refusal while a back-off is known to run; the gate below is what actually decides.
-    await this.refuseDuringBackoff(account);
+    const backingOff = await this.refuseDuringBackoff(account);
+    if (backingOff !== null) return backingOff;
     // penalty() counts without ever refusing: refusing is the gate's job, not the counter's.
     const { consumedPoints } = await this.loginFailures.penalty(account);
     const gated = consumedPoints >= this.config.loginFailuresBeforeBackoff;
@@ -307,12 +309,11 @@ export class RateLimits {
       } catch (refusal) {
         // Refused attempts are not failures: they never reached the password.
         await this.loginFailures.reward(account);
-        if (refusal instanceof RateLimiterRes)
-          throw AuthError.retryLater('RATE_LIMITED', refusal.msBeforeNext);
+        if (refusal instanceof RateLimiterRes) return failRetryLater('RATE_LIMITED', refusal.msBeforeNext);
         throw refusal;
       }
     }
-    return {
+    return succeed({
       succeeded: () => this.clearLoginFailures(rawEmail),
       abandoned: async () => {
         // In memory a counter given back to zero goes at once (BoundedCounters.add), so a burst refused by the
@@ -323,15 +324,16 @@ export class RateLimits {
         // make the owner wait.
         if (gated) await this.loginBackoff.delete(account);
       },
-    };
+    });
   }
 
-  /** Throws RATE_LIMITED while the account's back-off window is open. */
-  private async refuseDuringBackoff(account: string): Promise<void> {
+  /** RATE_LIMITED while the account's back-off window is open, else null. */
+  private async refuseDuringBackoff(account: string): Promise<Failure | null> {
     const backoff = await this.loginBackoff.get(account);
     if (backoff !== null && backoff.msBeforeNext > 0 && backoff.consumedPoints >= 1) {
-      throw AuthError.retryLater('RATE_LIMITED', backoff.msBeforeNext);
+      return failRetryLater('RATE_LIMITED', backoff.msBeforeNext);
     }
+    return null;
   }
 
   /** Ends an account's run of failed logins and its back-off (a correct password, a completed reset). */
@@ -341,27 +343,29 @@ export class RateLimits {
     await Promise.all([this.loginFailures.delete(account), this.loginBackoff.delete(account)]);
   }
 
-  /** Counts one registration attempt from this client, or throws RATE_LIMITED. */
-  async startRegistration(ip: string): Promise<void> {
-    if (!this.enabled) return;
-    await consume(this.registerPerIp, clientNetworkKey(ip));
+  /** Counts one registration attempt from this client: null when admitted, else RATE_LIMITED. */
+  async startRegistration(ip: string): Promise<Failure | null> {
+    if (!this.enabled) return null;
+    return consume(this.registerPerIp, clientNetworkKey(ip));
   }
 
   /**
-   * Counts one password-reset request from this client for this account, or throws RATE_LIMITED. Three budgets,
+   * Counts one password-reset request from this client for this account: null when admitted, else RATE_LIMITED. Three budgets,
    * in this order: the client network's (any accounts); the account's from this network, which is all a stranger
    * can spend on someone else's account, so the owner's own request from another network is not refused; and
    * the account's from anywhere, a larger cap on the mail one inbox gets. A request refused by the second never
    * reaches the third, so a stranger's refused requests cost the owner nothing.
    */
-  async startResetRequest(ip: string, rawEmail: string): Promise<void> {
-    if (!this.enabled) return;
+  async startResetRequest(ip: string, rawEmail: string): Promise<Failure | null> {
+    if (!this.enabled) return null;
     const network = clientNetworkKey(ip);
-    await consume(this.resetRequestPerIp, network);
+    const perNetwork = await consume(this.resetRequestPerIp, network);
+    if (perNetwork !== null) return perNetwork;
     const account = accountKey(rawEmail);
-    if (account === null) return;
-    await consume(this.resetRequestPerAccountAndIp, `${account}:${network}`);
-    await consume(this.resetRequestPerAccount, account);
+    if (account === null) return null;
+    const perAccountAndIp = await consume(this.resetRequestPerAccountAndIp, `${account}:${network}`);
+    if (perAccountAndIp !== null) return perAccountAndIp;
+    return consume(this.resetRequestPerAccount, account);
   }
 
   /** What each limit has counted for this client and account. */
@@ -393,12 +397,16 @@ export class RateLimits {
   }
 }
 
-/** Counts one point, turning the limiter's refusal (a RateLimiterRes, not an Error) into RATE_LIMITED. */
-async function consume(limiter: Limiter, key: string): Promise<void> {
+/**
+ * Counts one point: null when admitted, RATE_LIMITED with the wait when refused. The library rejects with a
+ * RateLimiterRes (not an Error) to refuse; that is turned into a value here, the one place it is caught.
+ */
+async function consume(limiter: Limiter, key: string): Promise<Failure | null> {
   try {
     await limiter.consume(key);
+    return null;
   } catch (refusal) {
-    if (refusal instanceof RateLimiterRes) throw AuthError.retryLater('RATE_LIMITED', refusal.msBeforeNext);
+    if (refusal instanceof RateLimiterRes) return failRetryLater('RATE_LIMITED', refusal.msBeforeNext);
     throw refusal;
   }
 }

@@ -1,5 +1,5 @@
 // The input policy for emails and passwords: pure checks shared by both transports.
-import { AuthError } from '../errors';
+import { fail, succeed, type Failure, type Result } from '../errors';
 import { EMAIL_MAX_LENGTH } from '../entities/user.entity';
 import { isCommonPassword } from './common-passwords';
 import { parseMailbox } from './mailbox';
@@ -41,12 +41,11 @@ function isLegacyEmail(email: string): boolean {
  * mailbox (see mailbox.ts), NFC, lower-cased, its domain in IDNA ASCII form. Anything mail software could read as
  * several addresses, a display name or a comment is refused, so an account always names one inbox, and lookalike
  * spellings of one address are one account.
- * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
+ * Refused input is BAD_USER_INPUT with a message saying what is wrong.
  */
-export function parseEmail(raw: string): string {
+export function parseEmail(raw: string): Result<string> {
   const mailbox = parseMailbox(raw);
-  if (!mailbox.ok) throw new AuthError('BAD_USER_INPUT', mailbox.problem);
-  return mailbox.address;
+  return mailbox.ok ? succeed(mailbox.address) : fail('BAD_USER_INPUT', mailbox.problem);
 }
 
 /**
@@ -92,41 +91,37 @@ export function legacySpellingOf(raw: string): string | null {
  * Checks a new password, in its NFKC form: well-formed Unicode, 8 to 72 UTF-8 bytes, no NUL character, not a
  * common password, and not the email's name. Never trimmed: spaces are part of a password.
  * @param email the account's email, when known, so the password cannot be or contain its local part.
- * @throws AuthError BAD_USER_INPUT with a message saying what is wrong.
+ * @returns null for an acceptable password, else BAD_USER_INPUT with a message saying what is wrong.
  */
-export function checkNewPassword(rawPassword: string, field = 'password', email?: string): void {
+export function checkNewPassword(rawPassword: string, field = 'password', email?: string): Failure | null {
   // Unpaired UTF-16 surrogates all encode to the same U+FFFD bytes, so "\ud800x" and "\udfffx" would hash alike.
-  if (!rawPassword.isWellFormed())
-    throw new AuthError('BAD_USER_INPUT', `${field} must be valid Unicode text`);
+  if (!rawPassword.isWellFormed()) return fail('BAD_USER_INPUT', `${field} must be valid Unicode text`);
   // Measured after normalising, since that is what bcrypt gets; NFKC can lengthen a string.
   const password = normalisePassword(rawPassword);
   const bytes = Buffer.byteLength(password, 'utf8');
   if (bytes < PASSWORD_MIN_BYTES) {
-    throw new AuthError('BAD_USER_INPUT', `${field} must be at least ${PASSWORD_MIN_BYTES} bytes long`);
+    return fail('BAD_USER_INPUT', `${field} must be at least ${PASSWORD_MIN_BYTES} bytes long`);
   }
   if (bytes > PASSWORD_MAX_BYTES) {
-    throw new AuthError(
+    return fail(
       'BAD_USER_INPUT',
       `${field} must be at most ${PASSWORD_MAX_BYTES} bytes long in UTF-8 (bcrypt ignores anything longer)`,
     );
   }
   // bcrypt's C core stops at the first NUL byte, so "abc\0anything" would hash as "abc": refuse it.
-  if (password.includes('\0'))
-    throw new AuthError('BAD_USER_INPUT', `${field} must not contain NUL characters`);
+  if (password.includes('\0')) return fail('BAD_USER_INPUT', `${field} must not contain NUL characters`);
   // Attackers try the most common passwords first, on every account: one on the list falls in seconds.
   if (isCommonPassword(password)) {
-    throw new AuthError(
-      'BAD_USER_INPUT',
-      `${field} is too common: it is on a list of frequently used passwords`,
-    );
+    return fail('BAD_USER_INPUT', `${field} is too common: it is on a list of frequently used passwords`);
   }
   // The email's name is the first thing anyone who knows the email will try.
   const lower = password.toLowerCase();
   for (const name of localPartNames(email)) {
     if (lower.includes(name)) {
-      throw new AuthError('BAD_USER_INPUT', `${field} must not contain the name of the email address`);
+      return fail('BAD_USER_INPUT', `${field} must not contain the name of the email address`);
     }
   }
+  return null;
 }
 
 /** The email's local part, and the part before a "+tag", that are long enough to check (lower-case). */

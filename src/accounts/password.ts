@@ -1,7 +1,7 @@
 // Password hashing with bcrypt (the exercise's `_hash_password`), including the dummy compare for unknown users.
 import bcrypt from 'bcrypt';
 import { randomBytes } from 'node:crypto';
-import { Admission } from '../abuse/admission';
+import { Admission } from '../shared';
 import { normalisePassword } from './input-policy';
 
 /** Hashes a password with bcrypt at the given cost (a fresh random salt each time). */

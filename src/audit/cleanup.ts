@@ -1,39 +1,28 @@
 // The periodic clean-up: expired sessions and reset tokens, old security events and failed mail, in small batches.
-import type { SqlEntityManager } from '@mikro-orm/knex';
-import type { Logger } from '../shared/log';
-import { errorForLog } from '../shared/log';
-import { OutboxRepository } from '../mail/outbox.repository';
-import type { AuthService } from '../accounts/auth.service';
-import { drain } from '../shared/batches';
-import type { Clock } from '../shared/clock';
-import type { SecurityLog } from './security-log';
+import { errorForLog, type Logger } from '../shared';
 
-const MS_PER_DAY = 24 * 60 * 60 * 1000;
+/**
+ * One kind of expired data and how to remove it in batches: the modules that own the data supply these (sessions,
+ * reset tokens, security events, failed mail), so the clean-up knows none of their tables.
+ */
+export interface CleanupStep {
+  /** The name its count has in a run's result and the log line. */
+  readonly name: string;
+  /** Removes what has expired, at most `batchSize` rows per statement; returns how many rows went. */
+  removeExpired(batchSize: number): Promise<number>;
+}
 
 /** What the clean-up needs and how often it runs. */
 export interface CleanupOptions {
-  readonly auth: AuthService;
-  readonly securityLog: SecurityLog;
+  /** Run in this order, one after the other. */
+  readonly steps: readonly CleanupStep[];
   readonly log: Logger;
   readonly intervalSeconds: number;
   readonly batchSize: number;
-  readonly retentionDays: number;
-  /** Where the mail outbox is, and how many days mail given up on is kept there for the operator. */
-  readonly failedMail: {
-    readonly em: SqlEntityManager;
-    readonly retentionDays: number;
-    readonly clock: Clock;
-  };
 }
 
-/** What one run removed. */
-export interface CleanupResult {
-  readonly sessions: number;
-  readonly resetTokens: number;
-  readonly securityEvents: number;
-  /** Mails given up on longer ago than their retention. */
-  readonly failedMails: number;
-}
+/** What one run removed, by step name. */
+export type CleanupResult = Readonly<Record<string, number>>;
 
 /**
  * Removes what nobody can use any more. Expired rows are already refused on every read, so this is about space
@@ -67,21 +56,10 @@ export class Cleanup {
   }
 
   private async run(): Promise<CleanupResult> {
-    const { auth, securityLog, batchSize, retentionDays } = this.options;
-    const expired = await auth.removeExpired(batchSize);
-    const securityEvents = await securityLog.removeOlderThan(retentionDays, batchSize);
-    const failedMails = await this.removeFailedMail();
-    return { ...expired, securityEvents, failedMails };
-  }
-
-  /** Failed mail past its retention: it has no text left, only who it was for and why it failed. */
-  private removeFailedMail(): Promise<number> {
-    const { failedMail, batchSize } = this.options;
-    const cutoff = new Date(failedMail.clock.now().getTime() - failedMail.retentionDays * MS_PER_DAY);
-    return drain(
-      () => new OutboxRepository(failedMail.em.fork()).deleteFailedBefore(cutoff, batchSize),
-      batchSize,
-    );
+    const removed: Record<string, number> = {};
+    for (const step of this.options.steps)
+      removed[step.name] = await step.removeExpired(this.options.batchSize);
+    return removed;
   }
 
   private async runLogged(): Promise<void> {

@@ -1,13 +1,10 @@
 // The security event log: records what happens to accounts, tallies refusals, shows users their own events, ages them out.
-import type { Logger } from '../shared/log';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { User } from '../entities/user.entity';
 import type { SecurityEvent, SecurityEventType } from '../entities/security-event.entity';
-import { errorForLog } from '../shared/log';
-import { drain } from '../shared/batches';
-import type { Clock } from '../shared/clock';
-import { lookupEmail } from '../accounts/input-policy';
-import { clientNetworkKey } from '../abuse/rate-limits';
+import { drain, errorForLog, type Clock, type Logger } from '../shared';
+import { lookupEmail } from '../accounts';
+import { clientNetworkKey } from '../abuse';
 import { SecurityEventRepository } from './security-event.repository';
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;

@@ -1,9 +1,6 @@
 // Recognises "the database cannot be reached right now" among thrown errors: the one place that decides a 503.
 import { ConnectionException } from '@mikro-orm/core';
 
-/** Whole seconds a client is told to wait (Retry-After) before retrying while the database is unreachable. */
-export const DATABASE_RETRY_AFTER_SECONDS = 5;
-
 /**
  * `code` values that mean the database could not be reached or dropped us. MikroORM's DriverException copies the
  * driver error's own properties, `code` included, so the same codes are found on wrapped and raw errors alike.

@@ -12,6 +12,7 @@ import { SecurityEvent } from '../entities/security-event.entity';
 import { Session } from '../entities/session.entity';
 import { User } from '../entities/user.entity';
 import { migrationsFor } from '../migrations';
+import type { Logger } from '../shared';
 
 /** The ORM as the app uses it: one of the SQL drivers, so the entity manager is always a SqlEntityManager. */
 export type Orm = MikroORM<AbstractSqlDriver>;
@@ -152,4 +153,38 @@ export async function nonconformingEmailUserIds(orm: Orm): Promise<number[]> {
   const em = orm.em.fork();
   const listed = await em.find(NonconformingEmail, {}, { populate: ['user'], orderBy: { user: 'asc' } });
   return listed.filter((row) => row.user.email === row.email).map((row) => row.user.id);
+}
+
+/**
+ * Why the database keeps the instance from serving, or null: it must answer a query and have every migration
+ * applied. What /readyz asks, after the cheaper checks.
+ */
+export async function databaseNotReadyReason(orm: Orm): Promise<string | null> {
+  try {
+    await orm.em.getConnection().execute('select 1');
+  } catch {
+    return 'database unreachable';
+  }
+  try {
+    const pending = await orm.getMigrator().getPendingMigrations();
+    return pending.length === 0 ? null : 'migrations pending';
+  } catch {
+    return 'database unreachable';
+  }
+}
+
+/** How many account ids the start-up warning names; the table has them all. */
+const MAX_LISTED_USER_IDS = 20;
+
+/**
+ * Says, at every start until fixed, which accounts get no reset mail or notice because their email is not a single
+ * mailbox (the migration listed them in nonconforming_emails; README, "Account security").
+ */
+export async function warnOfNonconformingEmails(orm: Orm, log: Logger): Promise<void> {
+  const nonconforming = await nonconformingEmailUserIds(orm);
+  if (nonconforming.length === 0) return;
+  log.warn(
+    { accounts: nonconforming.length, userIds: nonconforming.slice(0, MAX_LISTED_USER_IDS) },
+    'accounts whose email is not a single mailbox get no mail until corrected (table nonconforming_emails)',
+  );
 }

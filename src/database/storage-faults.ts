@@ -1,7 +1,6 @@
 // Remembers the SQLite file's recent storage faults (disk full, read-only, I/O errors) so that /readyz can say why.
 import type { Knex } from '@mikro-orm/knex';
-import type { Logger } from '../shared/log';
-import type { Clock } from '../shared/clock';
+import type { Clock, Logger } from '../shared';
 
 /**
  * How long one storage fault keeps the instance "not ready". A fault says nothing about when it ends (space

@@ -1,8 +1,7 @@
 // GraphQL operations on accounts and sessions: each resolver makes one service call and shapes its answer.
 import { Args, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { AuthGate } from '../operations/auth-operations';
-import type { ValidSession } from '../accounts/auth.service';
-import { AuthError } from '../errors';
+import { AuthError, valueOrThrow } from '../errors';
+import type { AuthOperations, ValidSession } from '../operations';
 import type { GraphQLContext } from './context';
 import {
   ChangePasswordArgs,
@@ -28,12 +27,12 @@ async function signedIn(ctx: GraphQLContext): Promise<ValidSession> {
 }
 
 /**
- * The Query and Mutation fields of the auth API. Every abusable mutation goes through the AuthGate, once per
+ * The Query and Mutation fields of the auth API. Every abusable mutation goes through AuthOperations, once per
  * execution, so each alias in an operation is counted like a separate REST call.
  */
 @Resolver()
 export class AuthResolver {
-  constructor(private readonly gate: AuthGate) {}
+  constructor(private readonly ops: AuthOperations) {}
 
   @Query(() => UserType, {
     nullable: true,
@@ -46,11 +45,11 @@ export class AuthResolver {
   @Mutation(() => UserType, {
     description: 'Creates an account. Errors: BAD_USER_INPUT, EMAIL_TAKEN, RATE_LIMITED, SERVICE_BUSY.',
   })
-  register(
+  async register(
     @Args(() => CredentialsArgs) { email, password }: CredentialsArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<UserType> {
-    return this.gate.register(ctx.caller, email, password);
+    return valueOrThrow(await this.ops.register(ctx.caller, email, password));
   }
 
   @Mutation(() => UserType, {
@@ -62,7 +61,7 @@ export class AuthResolver {
     @Args(() => CredentialsArgs) { email, password }: CredentialsArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<UserType> {
-    const session = await this.gate.login(ctx.caller, email, password, ctx.sessionToken());
+    const session = valueOrThrow(await this.ops.login(ctx.caller, email, password, ctx.sessionToken()));
     ctx.startSession(session);
     return session.user;
   }
@@ -84,7 +83,7 @@ export class AuthResolver {
     @Args(() => EmailArgs) { email }: EmailArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<PasswordResetRequestType> {
-    const grant = await this.gate.requestPasswordReset(ctx.caller, email);
+    const grant = valueOrThrow(await this.ops.requestPasswordReset(ctx.caller, email));
     return { email: grant.email, resetToken: grant.resetToken };
   }
 
@@ -97,7 +96,7 @@ export class AuthResolver {
     @Args(() => ResetPasswordArgs) { email, resetToken, newPassword }: ResetPasswordArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    await this.gate.resetPassword(ctx.caller, email, resetToken, newPassword);
+    valueOrThrow(await this.ops.resetPassword(ctx.caller, email, resetToken, newPassword));
     return true;
   }
 
@@ -106,7 +105,7 @@ export class AuthResolver {
   })
   async sessions(@Ctx() ctx: GraphQLContext): Promise<SessionInfoType[]> {
     const session = await signedIn(ctx);
-    const sessions = await this.gate.listSessions(session);
+    const sessions = await this.ops.listSessions(session);
     return sessions.map((info) => ({
       id: info.publicId,
       createdAt: info.createdAt,
@@ -127,7 +126,7 @@ export class AuthResolver {
     @Args(() => RevokeSessionArgs) { id }: RevokeSessionArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    return this.gate.revokeSession(ctx.caller, await signedIn(ctx), id);
+    return this.ops.revokeSession(ctx.caller, await signedIn(ctx), id);
   }
 
   @Mutation(() => Int, {
@@ -135,7 +134,7 @@ export class AuthResolver {
       'Ends every one of your sessions, this one included, and returns how many. Errors: UNAUTHENTICATED.',
   })
   async logoutEverywhere(@Ctx() ctx: GraphQLContext): Promise<number> {
-    const ended = await this.gate.logoutEverywhere(ctx.caller, await signedIn(ctx));
+    const ended = await this.ops.logoutEverywhere(ctx.caller, await signedIn(ctx));
     ctx.clearSessionCookie();
     return ended;
   }
@@ -149,7 +148,9 @@ export class AuthResolver {
     @Args(() => ChangePasswordArgs) { currentPassword, newPassword }: ChangePasswordArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    await this.gate.changePassword(ctx.caller, await signedIn(ctx), currentPassword, newPassword);
+    valueOrThrow(
+      await this.ops.changePassword(ctx.caller, await signedIn(ctx), currentPassword, newPassword),
+    );
     return true;
   }
 
@@ -164,7 +165,7 @@ export class AuthResolver {
     if (limit < 1 || limit > SECURITY_EVENTS_MAX) {
       throw new AuthError('BAD_USER_INPUT', `limit must be between 1 and ${SECURITY_EVENTS_MAX}`);
     }
-    const events = await this.gate.securityEvents(await signedIn(ctx), limit);
+    const events = await this.ops.securityEvents(await signedIn(ctx), limit);
     return events.map(({ id, createdAt, type, email, ip, userAgent, reason, count }) => ({
       id,
       createdAt,

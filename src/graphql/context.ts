@@ -1,12 +1,10 @@
 // What every resolver receives: the request's logger and the caller's session, with no HTTP types leaking in.
-import type { FastifyBaseLogger } from 'fastify';
-import type { Caller } from '../operations/auth-operations';
-import type { NewSession, ValidSession } from '../accounts/auth.service';
+import type { Caller, NewSession, ValidSession } from '../operations';
 
 /** The per-request context handed to resolvers; the HTTP layer builds it from the request and reply. */
 export interface GraphQLContext {
   /** The request's logger (it carries the request id). */
-  readonly log: FastifyBaseLogger;
+  readonly log: Caller['log'];
   /** The request's id, as in its log lines and X-Request-Id; internal errors carry it. */
   readonly requestId: string;
   /** Who is calling, for the rate limits. */

@@ -1,7 +1,8 @@
 // Shapes every GraphQL error for clients: catalogue codes pass, GraphQL's own client errors pass, the rest is hidden.
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { AuthError, publicError } from '../errors';
+import { AuthError } from '../errors';
+import { publicError } from '../operations';
 
 /** Codes Apollo Server itself gives to errors the client caused; their messages are safe to show. */
 const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([

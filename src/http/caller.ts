@@ -1,7 +1,6 @@
 // Who is calling, as the limits and the security log see it, taken from a request in the one way both transports share.
 import type { FastifyRequest } from 'fastify';
-import type { Caller } from '../operations/auth-operations';
-import { USER_AGENT_MAX_LENGTH } from '../entities/security-event.entity';
+import { USER_AGENT_MAX_LENGTH, type Caller } from '../operations';
 
 /**
  * The caller of a request. The address is the one Fastify derived: the socket's peer unless the peer is a proxy

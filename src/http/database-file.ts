@@ -1,8 +1,7 @@
 // Guards against a SQLite file removed or replaced under the running process: no write is acknowledged into it.
 import { accessSync, constants, statSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { DATABASE_RETRY_AFTER_SECONDS } from '../database/errors';
-import { ERROR_CATALOGUE } from '../errors';
+import { DATABASE_RETRY_AFTER_SECONDS, ERROR_CATALOGUE } from '../errors';
 
 /** What a REST client is told while the database file is not the one the process opened. */
 const VANISHED_BODY = JSON.stringify({ message: ERROR_CATALOGUE.SERVICE_UNAVAILABLE.message });

@@ -2,7 +2,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, ERROR_CATALOGUE, publicError, type ErrorCode } from '../errors';
+import { AuthError, ERROR_CATALOGUE, type ErrorCode } from '../errors';
+import { publicError } from '../operations';
 import { errorForLog } from './logging';
 import { addSecurityHeaders } from './security';
 

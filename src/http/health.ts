@@ -1,5 +1,4 @@
 // Liveness and readiness probes for process managers and load balancers: GET /healthz and GET /readyz.
-import type { Orm } from '../database/orm';
 import type { FastifyInstance } from 'fastify';
 
 /** How long the readiness check may take before the instance counts as not ready. */
@@ -18,29 +17,16 @@ async function within<T>(ms: number, check: Promise<T>, fallback: T): Promise<T>
   }
 }
 
-/** A further dependency's readiness: why it keeps the instance from serving, or null. */
+/** A dependency's readiness: why it keeps the instance from serving, or null. */
 export type ReadinessCheck = () => Promise<string | null>;
 
-/**
- * Why the instance cannot serve, or null when it can: the database answers, no migration is pending, and every
- * further check (the limits' Redis) passes.
- */
-async function notReadyReason(orm: Orm, checks: readonly ReadinessCheck[]): Promise<string | null> {
+/** The first reason any check gives, in order, or null when all pass. */
+async function notReadyReason(checks: readonly ReadinessCheck[]): Promise<string | null> {
   for (const check of checks) {
     const reason = await check();
     if (reason !== null) return reason;
   }
-  try {
-    await orm.em.getConnection().execute('select 1');
-  } catch {
-    return 'database unreachable';
-  }
-  try {
-    const pending = await orm.getMigrator().getPendingMigrations();
-    return pending.length === 0 ? null : 'migrations pending';
-  } catch {
-    return 'database unreachable';
-  }
+  return null;
 }
 
 /**
@@ -50,10 +36,10 @@ async function notReadyReason(orm: Orm, checks: readonly ReadinessCheck[]): Prom
  * balancer should send traffic only while it says so.
  * Neither says anything an outsider could use beyond that.
  */
-export function registerHealth(app: FastifyInstance, orm: Orm, ...checks: ReadinessCheck[]): void {
+export function registerHealth(app: FastifyInstance, checks: readonly ReadinessCheck[]): void {
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const reason = await within(READY_TIMEOUT_MS, notReadyReason(orm, checks), 'database timed out');
+    const reason = await within(READY_TIMEOUT_MS, notReadyReason(checks), 'database timed out');
     if (reason === null) return { status: 'ready' };
     return reply.status(503).send({ status: 'not ready', reason });
   });

@@ -1,8 +1,8 @@
 // What a log line may contain and where it goes: one line per request, no headers, errors scrubbed of secrets.
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
-import { errorForLog } from '../shared/log';
+import { errorForLog } from '../shared';
 
-export { errorForLog, scrubSecrets } from '../shared/log';
+export { errorForLog, scrubSecrets } from '../shared';
 
 const MICROSECONDS_PER_MS = 1000;
 

@@ -1,7 +1,6 @@
 // Per-request access to the caller's session for both transports: read once from the cookie, and written back.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthGate } from '../operations/auth-operations';
-import type { AuthService, NewSession, ValidSession } from '../accounts/auth.service';
+import type { AuthOperations, NewSession, ValidSession } from '../operations';
 import { callerOf } from './caller';
 import type { SessionCookie } from './cookies';
 
@@ -13,13 +12,12 @@ declare module 'fastify' {
 }
 
 /**
- * Connects HTTP requests to AuthService sessions. The lookup is lazy: requests that never ask who is calling
+ * Connects HTTP requests to their sessions, through the use cases. The lookup is lazy: requests that never ask who is calling
  * (register, login, GET /) never touch the sessions table, and one that asks twice reads it once.
  */
 export class HttpSessions {
   constructor(
-    private readonly auth: AuthService,
-    private readonly gate: AuthGate,
+    private readonly ops: AuthOperations,
     private readonly cookie: SessionCookie,
   ) {}
 
@@ -46,7 +44,7 @@ export class HttpSessions {
 
   /** Ends this request's session, if it has a valid one; returns whether one ended. */
   async end(request: FastifyRequest): Promise<boolean> {
-    const ended = await this.gate.logout(callerOf(request), this.token(request));
+    const ended = await this.ops.logout(callerOf(request), this.token(request));
     request.authSession = Promise.resolve(null);
     return ended;
   }
@@ -61,7 +59,7 @@ export class HttpSessions {
   private async lookup(request: FastifyRequest, reply: FastifyReply): Promise<ValidSession | null> {
     const token = this.cookie.read(request.headers.cookie);
     if (token === undefined) return null;
-    const session = await this.auth.validateSession(token);
+    const session = await this.ops.validateSession(token);
     // A moved expiry must reach the browser too, or its cookie would lapse before the session does.
     if (session?.refreshed === true) {
       reply.header('set-cookie', this.cookie.set(token, session.maxAgeSeconds));

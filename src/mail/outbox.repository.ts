@@ -2,6 +2,7 @@
 import { LockMode, type FilterQuery } from '@mikro-orm/core';
 import { SqlEntityRepository, type SqlEntityManager } from '@mikro-orm/knex';
 import { OutboxMail } from '../entities/outbox-mail.entity';
+import { drain } from '../shared';
 import type { MailMessage } from './mailer';
 
 /** A mail to write to the outbox: what it is, the message, and when sending it stops making sense. */
@@ -121,4 +122,21 @@ export class OutboxRepository extends SqlEntityRepository<OutboxMail> {
     if (old.length === 0) return 0;
     return this.nativeDelete({ id: { $in: old.map((mail) => mail.id) } });
   }
+}
+
+/**
+ * Writes `mail`, if there is one, in transaction `tx`: the one way a change hands its mail over, so the change and
+ * its mail commit together or not at all.
+ */
+export async function enqueueMail(tx: SqlEntityManager, mail: OutgoingMail | null, now: Date): Promise<void> {
+  if (mail !== null) await new OutboxRepository(tx).enqueue(mail, now);
+}
+
+/** Removes mail given up on before `cutoff`, `batchSize` rows per statement; returns how many. */
+export function removeFailedMailBefore(
+  em: SqlEntityManager,
+  cutoff: Date,
+  batchSize: number,
+): Promise<number> {
+  return drain(() => new OutboxRepository(em.fork()).deleteFailedBefore(cutoff, batchSize), batchSize);
 }

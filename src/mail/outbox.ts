@@ -1,7 +1,6 @@
 // The outbox worker: sends the mail the outbox holds, retrying with back-off, until it is sent, refused or too late.
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import type { Logger } from '../shared/log';
-import type { Clock } from '../shared/clock';
+import type { Clock, Logger } from '../shared';
 import type { Mailer } from './mailer';
 import { OutboxRepository, type ClaimedMail, type OutboxCounts } from './outbox.repository';
 

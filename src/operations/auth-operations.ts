@@ -1,24 +1,26 @@
-// The transports' way into account operations: limits first, then the service, then the security log and mail.
-import type { Logger } from '../shared/log';
-import { AuthError } from '../errors';
+// The use cases both transports call: limits first, then the account or session service, then the security log and mail.
+import { fail, failRetryLater, succeed, type Failure, type Result } from '../errors';
 import type { SecurityEvent } from '../entities/security-event.entity';
-import type { MailMessage } from '../mail/mailer';
-import { passwordChangedNotice, passwordResetNotice, resetEmail } from '../mail/messages';
-import type { MailOutbox } from '../mail/outbox';
-import type { OutgoingMail } from '../mail/outbox.repository';
-import type {
-  AuthService,
-  NewSession,
-  PublicUser,
-  ResetTokenGrant,
-  SessionInfo,
-  ValidSession,
-} from '../accounts/auth.service';
-import type { BackgroundWork } from '../shared/background';
-import type { Clock } from '../shared/clock';
-import { isCanonicalMailbox, lookupEmail, parseEmail } from '../accounts/input-policy';
-import type { LoginAttempt, RateLimits } from '../abuse/rate-limits';
-import type { SecurityLog } from '../audit/security-log';
+import {
+  isCanonicalMailbox,
+  isCredentialsRefused,
+  lookupEmail,
+  parseEmail,
+  type AccountService,
+  type ResetTokenGrant,
+} from '../accounts';
+import type { LoginAttempt, RateLimits } from '../abuse';
+import type { SecurityLog } from '../audit';
+import {
+  passwordChangedNotice,
+  passwordResetNotice,
+  resetEmail,
+  type MailMessage,
+  type MailOutbox,
+  type OutgoingMail,
+} from '../mail';
+import type { NewSession, SessionInfo, SessionService, ValidSession } from '../sessions';
+import type { BackgroundWork, Clock, Logger, PublicUser } from '../shared';
 
 /** How long a client told SERVICE_BUSY because the background work is full should wait: it drains in seconds. */
 const BACKGROUND_FULL_RETRY_MS = 5_000;
@@ -53,9 +55,10 @@ export interface ResetRequestAnswer {
   readonly resetToken: string | null;
 }
 
-/** Dependencies of the gate, wired by the composition root. */
-export interface AuthGateDeps {
-  readonly auth: AuthService;
+/** Dependencies of the use cases, wired by the composition root. */
+export interface AuthOperationsDeps {
+  readonly accounts: AccountService;
+  readonly sessions: SessionService;
   readonly limits: RateLimits;
   readonly securityLog: SecurityLog;
   readonly delivery: Delivery;
@@ -64,30 +67,24 @@ export interface AuthGateDeps {
   readonly background: BackgroundWork;
 }
 
-/** The `reason` an AuthError gives for the security log, if any. */
-function reasonOf(error: unknown): { reason?: string; userId?: number } {
-  if (!(error instanceof AuthError)) return {};
-  return {
-    ...(error.reason === undefined ? {} : { reason: error.reason }),
-    ...(error.userId === undefined ? {} : { userId: error.userId }),
-  };
-}
-
 /**
- * Every account operation as both transports call it. One gate, one set of counters: a GraphQL alias, a batched
- * operation and a REST call are each one call here, so none can get around the limits the others obey. The gate
- * also writes the security log and the emails (to the outbox, with the change), so neither transport can forget one.
+ * Every account and session operation as both transports call it: the one door below the transports. One set of
+ * counters: a GraphQL alias, a batched operation and a REST call are each one call here, so none can get around the
+ * limits the others obey. It also writes the security log and the emails (to the outbox, with the change), so
+ * neither transport can forget one. Expected failures come back as values (see Result); only faults are thrown.
  */
-export class AuthGate {
-  readonly limits: RateLimits;
-  private readonly auth: AuthService;
+export class AuthOperations {
+  private readonly accounts: AccountService;
+  private readonly sessions: SessionService;
+  private readonly limits: RateLimits;
   private readonly securityLog: SecurityLog;
   private readonly delivery: Delivery;
   private readonly clock: Clock;
   private readonly background: BackgroundWork;
 
-  constructor(deps: AuthGateDeps) {
-    this.auth = deps.auth;
+  constructor(deps: AuthOperationsDeps) {
+    this.accounts = deps.accounts;
+    this.sessions = deps.sessions;
     this.limits = deps.limits;
     this.securityLog = deps.securityLog;
     this.delivery = deps.delivery;
@@ -95,12 +92,22 @@ export class AuthGate {
     this.background = deps.background;
   }
 
+  /** The session a cookie names, or null: the authenticated read every signed-in request starts with. */
+  validateSession(token: unknown): Promise<ValidSession | null> {
+    return this.sessions.validateSession(token);
+  }
+
   /** registerUser, after the per-client registration limit. */
-  async register(caller: Caller, email: string, password: string): Promise<PublicUser> {
-    await this.limited(caller, email, 'REGISTER', () => this.limits.startRegistration(caller.ip));
-    const user = await this.auth.registerUser(email, password);
+  async register(caller: Caller, email: string, password: string): Promise<Result<PublicUser>> {
+    const refusal = this.tallied(caller, 'REGISTER', await this.limits.startRegistration(caller.ip), {
+      email,
+    });
+    if (refusal !== null) return refusal;
+    const registered = await this.accounts.register(email, password);
+    if (!registered.ok) return registered;
+    const user = registered.value;
     await this.securityLog.record(caller, 'REGISTERED', { userId: user.id, email: user.email });
-    return user;
+    return registered;
   }
 
   /**
@@ -113,22 +120,27 @@ export class AuthGate {
    * for weeks in a jar nobody looks at, also when the new login is another user (a shared computer). A failed
    * login leaves it alone.
    */
-  async login(caller: Caller, email: string, password: string, priorToken?: string): Promise<NewSession> {
-    const attempt = await this.limited(caller, email, 'LOGIN', () =>
-      this.limits.startLogin(caller.ip, email),
+  async login(
+    caller: Caller,
+    email: string,
+    password: string,
+    priorToken?: string,
+  ): Promise<Result<NewSession>> {
+    const admitted = await this.limits.startLogin(caller.ip, email);
+    if (!admitted.ok) return this.tallied(caller, 'LOGIN', admitted, { email });
+    const login = await this.judged(caller, email, admitted.value, () =>
+      this.accounts.login(email, password, { ip: caller.ip, userAgent: caller.userAgent }),
     );
-    const session = await this.judged(caller, email, attempt, () =>
-      this.auth.login(email, password, { ip: caller.ip, userAgent: caller.userAgent }),
-    );
-    await this.securityLog.record(caller, 'LOGIN_SUCCEEDED', { userId: session.user.id, email });
+    if (!login.ok) return login;
+    await this.securityLog.record(caller, 'LOGIN_SUCCEEDED', { userId: login.value.user.id, email });
     if (priorToken !== undefined) await this.endReplacedSession(caller, priorToken);
-    return session;
+    return login;
   }
 
   /** Ends the session a new login replaces, recorded as a logout of its own user (who may be someone else). */
   private async endReplacedSession(caller: Caller, token: string): Promise<void> {
-    const replaced = await this.auth.validateSession(token);
-    if (replaced === null || !(await this.auth.endSession(replaced.sessionId))) return;
+    const replaced = await this.sessions.validateSession(token);
+    if (replaced === null || !(await this.sessions.endSession(replaced.sessionId))) return;
     await this.securityLog.record(caller, 'LOGGED_OUT', {
       userId: replaced.user.id,
       email: replaced.user.email,
@@ -136,11 +148,11 @@ export class AuthGate {
     });
   }
 
-  /** Ends the session with this token; records it when one ended. */
+  /** Ends the session with this token; records it when one ended. False when there was no valid session. */
   async logout(caller: Caller, token: unknown): Promise<boolean> {
     // One lookup: the session is validated once and ended by id, not looked up again by destroySession.
-    const session = await this.auth.validateSession(token);
-    if (session === null || !(await this.auth.endSession(session.sessionId))) return false;
+    const session = await this.sessions.validateSession(token);
+    if (session === null || !(await this.sessions.endSession(session.sessionId))) return false;
     await this.securityLog.record(caller, 'LOGGED_OUT', {
       userId: session.user.id,
       email: session.user.email,
@@ -155,57 +167,55 @@ export class AuthGate {
    * the event and handing the mail over run after the answer, so its timing reveals nothing about who has an
    * account either. A malformed email is refused at once in both modes; that says nothing about any account.
    */
-  async requestPasswordReset(caller: Caller, email: string): Promise<ResetRequestAnswer> {
-    if (this.delivery.resetTokens === 'email') this.refuseWhenBackgroundFull();
-    await this.limited(caller, email, 'RESET_REQUEST', () => this.limits.startResetRequest(caller.ip, email));
-    if (this.delivery.resetTokens === 'response') return this.issueResetInAnswer(caller, email);
-    const normalised = parseEmail(email);
+  async requestPasswordReset(caller: Caller, email: string): Promise<Result<ResetRequestAnswer>> {
+    const byEmail = this.delivery.resetTokens === 'email';
+    // SERVICE_BUSY while the background work is full (a stalled database): checked before the limits too, so a
+    // client told to come back later has not spent its reset budget on being told so.
+    if (byEmail && this.backgroundFull()) return failRetryLater('SERVICE_BUSY', BACKGROUND_FULL_RETRY_MS);
+    const limited = await this.limits.startResetRequest(caller.ip, email);
+    const refusal = this.tallied(caller, 'RESET_REQUEST', limited, { email });
+    if (refusal !== null) return refusal;
+    if (!byEmail) return this.issueResetInAnswer(caller, email);
+    const parsed = parseEmail(email);
+    if (!parsed.ok) return parsed;
+    const normalised = parsed.value;
     // Taken or refused before anything depends on the email, so a full queue answers every email alike.
-    if (
-      !this.background.offer(caller.log, 'reset request', () => this.issueResetByEmail(caller, normalised))
-    ) {
-      throw AuthError.retryLater('SERVICE_BUSY', BACKGROUND_FULL_RETRY_MS);
-    }
-    return { email: normalised, resetToken: null };
+    const taken = this.background.offer(caller.log, 'reset request', () =>
+      this.issueResetByEmail(caller, normalised),
+    );
+    if (!taken) return failRetryLater('SERVICE_BUSY', BACKGROUND_FULL_RETRY_MS);
+    return succeed({ email: normalised, resetToken: null });
   }
 
-  /**
-   * SERVICE_BUSY while the background work is full (a stalled database): checked before the limits too, so a
-   * client told to come back later has not spent its reset budget on being told so.
-   */
-  private refuseWhenBackgroundFull(): void {
-    if (this.background.pending >= this.background.maxPending) {
-      throw AuthError.retryLater('SERVICE_BUSY', BACKGROUND_FULL_RETRY_MS);
-    }
+  private backgroundFull(): boolean {
+    return this.background.pending >= this.background.maxPending;
   }
 
   /** Response delivery: the token, or EMAIL_NOT_REGISTERED, is the answer itself. */
-  private async issueResetInAnswer(caller: Caller, email: string): Promise<ResetRequestAnswer> {
-    try {
-      const grant = await this.auth.getResetPasswordToken(email);
-      await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
-      return grant;
-    } catch (error) {
-      if (error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED') {
-        await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email, reason: 'UNKNOWN_EMAIL' });
-      }
-      throw error;
+  private async issueResetInAnswer(caller: Caller, email: string): Promise<Result<ResetRequestAnswer>> {
+    const grant = await this.accounts.issueResetToken(email);
+    if (grant.ok) {
+      await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', {
+        userId: grant.value.userId,
+        email,
+      });
+    } else if (grant.code === 'EMAIL_NOT_REGISTERED') {
+      await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email, reason: 'UNKNOWN_EMAIL' });
     }
+    return grant;
   }
 
   /** Email delivery, after the answer: a token and its mail for a registered email, an event either way. */
   private async issueResetByEmail(caller: Caller, email: string): Promise<void> {
-    let grant: ResetTokenGrant;
-    try {
-      // The token and its mail are written in one transaction: neither exists without the other.
-      grant = await this.auth.getResetPasswordToken(email, (issued) => this.resetMail(caller, issued));
-    } catch (error) {
-      if (!(error instanceof AuthError && error.code === 'EMAIL_NOT_REGISTERED')) throw error;
+    // The token and its mail are written in one transaction: neither exists without the other.
+    const grant = await this.accounts.issueResetToken(email, (issued) => this.resetMail(caller, issued));
+    if (!grant.ok) {
+      // The email was parsed before the answer, so nothing but an unknown email can fail here.
       await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { email, reason: 'UNKNOWN_EMAIL' });
       return;
     }
     this.delivery.outbox?.kick();
-    await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.userId, email });
+    await this.securityLog.record(caller, 'PASSWORD_RESET_REQUESTED', { userId: grant.value.userId, email });
   }
 
   /** The reset mail for a grant: it expires with its token, since a dead link is worth nobody's inbox. */
@@ -250,14 +260,16 @@ export class AuthGate {
     email: string,
     resetToken: string,
     newPassword: string,
-  ): Promise<PublicUser> {
-    const user = await this.auth.updatePassword(email, resetToken, newPassword, (changed) =>
+  ): Promise<Result<PublicUser>> {
+    const reset = await this.accounts.resetPassword(email, resetToken, newPassword, (changed) =>
       this.notice(caller, 'reset notice', passwordResetNotice(changed.email, this.origin(caller))),
     );
+    if (!reset.ok) return reset;
+    const user = reset.value;
     this.delivery.outbox?.kick();
     await this.limits.clearLoginFailures(user.email);
     await this.securityLog.record(caller, 'PASSWORD_RESET_COMPLETED', { userId: user.id, email: user.email });
-    return user;
+    return reset;
   }
 
   /**
@@ -269,32 +281,31 @@ export class AuthGate {
     session: ValidSession,
     currentPassword: string,
     newPassword: string,
-  ): Promise<void> {
+  ): Promise<Result<PublicUser>> {
     const { email } = session.user;
-    const attempt = await this.limited(
-      caller,
-      email,
-      'CHANGE_PASSWORD',
-      () => this.limits.startLogin(caller.ip, email),
-      session.user.id,
-    );
-    await this.judged(caller, email, attempt, () =>
-      this.auth.changePassword(session.user.id, currentPassword, newPassword, session.sessionId, (changed) =>
-        this.notice(caller, 'change notice', passwordChangedNotice(changed.email, this.origin(caller))),
+    const admitted = await this.limits.startLogin(caller.ip, email);
+    if (!admitted.ok) {
+      return this.tallied(caller, 'CHANGE_PASSWORD', admitted, { email, userId: session.user.id });
+    }
+    const changed = await this.judged(caller, email, admitted.value, () =>
+      this.accounts.changePassword(session.user.id, currentPassword, newPassword, session.sessionId, (user) =>
+        this.notice(caller, 'change notice', passwordChangedNotice(user.email, this.origin(caller))),
       ),
     );
+    if (!changed.ok) return changed;
     this.delivery.outbox?.kick();
     await this.securityLog.record(caller, 'PASSWORD_CHANGED', { userId: session.user.id, email });
+    return changed;
   }
 
   /** The caller's live sessions. */
   listSessions(session: ValidSession): Promise<SessionInfo[]> {
-    return this.auth.listSessions(session.user.id);
+    return this.sessions.listSessions(session.user.id);
   }
 
   /** Ends one of the caller's own sessions by public id; false for any other id. */
   async revokeSession(caller: Caller, session: ValidSession, publicId: string): Promise<boolean> {
-    const revoked = await this.auth.revokeSession(session.user.id, publicId);
+    const revoked = await this.sessions.revokeSession(session.user.id, publicId);
     if (revoked) {
       await this.securityLog.record(caller, 'SESSION_REVOKED', {
         userId: session.user.id,
@@ -306,7 +317,7 @@ export class AuthGate {
 
   /** Ends every session of the caller, this one included; returns how many. */
   async logoutEverywhere(caller: Caller, session: ValidSession): Promise<number> {
-    const ended = await this.auth.logoutEverywhere(session.user.id);
+    const ended = await this.sessions.logoutEverywhere(session.user.id);
     await this.securityLog.record(caller, 'LOGGED_OUT_EVERYWHERE', {
       userId: session.user.id,
       email: session.user.email,
@@ -320,49 +331,65 @@ export class AuthGate {
   }
 
   /**
-   * Runs a limit check; a refusal is tallied (RATE_LIMITED, with what was limited) and rethrown. Tallying is
-   * synchronous and in memory, so a refusal stays as cheap as refusing should be (see SecurityLog.refused).
+   * Tallies a limit's refusal (RATE_LIMITED, with what was limited) and hands it back; null passes through.
+   * Tallying is synchronous and in memory, so a refusal stays as cheap as refusing should be (see
+   * SecurityLog.refused).
    */
-  private async limited<T>(
+  private tallied(
     caller: Caller,
-    email: string,
     what: string,
-    check: () => Promise<T>,
-    userId?: number,
-  ): Promise<T> {
-    try {
-      return await check();
-    } catch (error) {
-      if (error instanceof AuthError && error.code === 'RATE_LIMITED') {
-        this.securityLog.refused(caller, what, { email, userId: userId ?? null });
-      }
-      throw error;
+    refusal: Failure,
+    subject: { email: string; userId?: number },
+  ): Failure;
+  private tallied(
+    caller: Caller,
+    what: string,
+    refusal: Failure | null,
+    subject: { email: string; userId?: number },
+  ): Failure | null;
+  private tallied(
+    caller: Caller,
+    what: string,
+    refusal: Failure | null,
+    subject: { email: string; userId?: number },
+  ): Failure | null {
+    if (refusal?.code === 'RATE_LIMITED') {
+      this.securityLog.refused(caller, what, { email: subject.email, userId: subject.userId ?? null });
     }
+    return refusal;
   }
 
   /**
    * Runs a password check under a login attempt: a wrong password is recorded as LOGIN_FAILED with its reason and
-   * stays counted; anything else that is not a verdict on the password gives the attempt back.
+   * stays counted; any other failure or fault is not a verdict on the password, and gives the attempt back.
    */
   private async judged<T>(
     caller: Caller,
     email: string,
     attempt: LoginAttempt,
-    run: () => Promise<T>,
-  ): Promise<T> {
-    let result: T;
+    run: () => Promise<Result<T>>,
+  ): Promise<Result<T>> {
+    let result: Result<T>;
     try {
       result = await run();
-    } catch (error) {
-      if (error instanceof AuthError && error.code === 'INVALID_CREDENTIALS') {
-        const subject = { email: lookupEmail(email), ...reasonOf(error) };
-        await this.securityLog.record(caller, 'LOGIN_FAILED', subject);
-      } else {
-        await attempt.abandoned();
-      }
-      throw error;
+    } catch (fault) {
+      await attempt.abandoned();
+      throw fault;
     }
-    await attempt.succeeded();
+    if (result.ok) {
+      await attempt.succeeded();
+    } else if (isCredentialsRefused(result)) {
+      const { reason, userId } = result;
+      await this.securityLog.record(caller, 'LOGIN_FAILED', {
+        email: lookupEmail(email),
+        reason,
+        ...(userId === null ? {} : { userId }),
+      });
+      // The client learns that the credentials were refused, and nothing of why.
+      return fail('INVALID_CREDENTIALS');
+    } else {
+      await attempt.abandoned();
+    }
     return result;
   }
 

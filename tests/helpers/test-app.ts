@@ -1,6 +1,6 @@
 // The real app on a fresh in-memory SQLite database, with a cheap bcrypt cost, a movable clock and captured logs.
 import { createApp, type App } from '../../src/app';
-import type { Clock } from '../../src/shared/clock';
+import type { Clock } from '../../src/shared';
 import { loadConfig, type Config } from '../../src/config';
 import { freshDatabase, testDatabaseUrl } from './postgres';
 

@@ -1,12 +1,12 @@
 // The exercise's Auth class: AuthService on the real app and SQLite, with the clock moved to test session lifetimes.
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
-import { AuthError } from '../../src/errors';
+import { AuthError, valueOrThrow } from '../../src/errors';
 import { User } from '../../src/entities/user.entity';
-import type { PublicUser } from '../../src/accounts/auth.service';
-import { SessionRepository } from '../../src/sessions/session.repository';
-import { UserRepository } from '../../src/accounts/user.repository';
-import { hashToken } from '../../src/shared/tokens';
+import type { PublicUser } from '../../src/shared';
+import { SessionRepository } from '../../src/sessions';
+import { UserRepository } from '../../src/accounts';
+import { hashToken } from '../../src/shared';
 import { withEpochDates } from '../helpers/sql-values';
 
 const MS_PER_SECOND = 1000;
@@ -58,12 +58,12 @@ afterAll(async () => {
 
 /** Registers a user with a fresh unique email. */
 function registered(target: TestApp = app, password = PASSWORD): Promise<PublicUser> {
-  return target.auth.registerUser(uniqueEmail(), password);
+  return target.accounts.registerUser(uniqueEmail(), password);
 }
 
 /** Starts a session for a registered email and returns its token. */
 async function tokenFor(email: string, target: TestApp = app): Promise<string> {
-  const token = await target.auth.createSession(email);
+  const token = await target.accounts.createSession(email);
   if (token === null) throw new Error(`no session for ${email}`);
   return token;
 }
@@ -129,7 +129,7 @@ function partition<T>(results: PromiseSettledResult<T>[]): { fulfilled: T[]; rea
 describe('registerUser', () => {
   it('stores the email trimmed and lower-cased and returns only id, email and createdAt', async () => {
     const email = uniqueEmail();
-    const user = await app.auth.registerUser(`  ${email.toUpperCase()} `, PASSWORD);
+    const user = await app.accounts.registerUser(`  ${email.toUpperCase()} `, PASSWORD);
     expect(Object.keys(user).sort()).toEqual(['createdAt', 'email', 'id']);
     const row = await userRow(email);
     expect(row).toBeDefined();
@@ -141,16 +141,16 @@ describe('registerUser', () => {
     ['the same email in capitals with spaces around it', (email: string) => ` ${email.toUpperCase()}  `],
   ])('throws EMAIL_TAKEN for %s', async (_case, again) => {
     const { email } = await registered();
-    const promise = app.auth.registerUser(again(email), NEW_PASSWORD);
+    const promise = app.accounts.registerUser(again(email), NEW_PASSWORD);
     await expect(promise).rejects.toBeInstanceOf(AuthError);
     await expect(promise).rejects.toMatchObject({ code: 'EMAIL_TAKEN' });
-    expect(await app.auth.validLogin(email, PASSWORD)).toBe(true);
-    expect(await app.auth.validLogin(email, NEW_PASSWORD)).toBe(false);
+    expect(await app.accounts.validLogin(email, PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(email, NEW_PASSWORD)).toBe(false);
   });
 
   it('lets exactly one of five concurrent registrations of one email in; the others get EMAIL_TAKEN', async () => {
     const email = uniqueEmail('race');
-    const attempts = Array.from({ length: 5 }, () => app.auth.registerUser(email, PASSWORD));
+    const attempts = Array.from({ length: 5 }, () => app.accounts.registerUser(email, PASSWORD));
     const { fulfilled, reasons } = partition(await Promise.allSettled(attempts));
 
     expect(fulfilled).toHaveLength(1);
@@ -170,8 +170,8 @@ describe('registerUser', () => {
 describe('validLogin', () => {
   it('is true for the right password, with the email as registered or in capitals with spaces', async () => {
     const { email } = await registered();
-    expect(await app.auth.validLogin(email, PASSWORD)).toBe(true);
-    expect(await app.auth.validLogin(` ${email.toUpperCase()} `, PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(email, PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(` ${email.toUpperCase()} `, PASSWORD)).toBe(true);
   });
 
   const longPassword = 'y'.repeat(72);
@@ -188,30 +188,30 @@ describe('validLogin', () => {
     ['an empty password', PASSWORD, (email: string) => email, ''],
   ])('is false for %s', async (_case, registeredPassword, loginEmail, loginPassword) => {
     const { email } = await registered(app, registeredPassword);
-    expect(await app.auth.validLogin(email, registeredPassword)).toBe(true);
-    expect(await app.auth.validLogin(loginEmail(email), loginPassword)).toBe(false);
+    expect(await app.accounts.validLogin(email, registeredPassword)).toBe(true);
+    expect(await app.accounts.validLogin(loginEmail(email), loginPassword)).toBe(false);
   });
 });
 
 describe('createSession', () => {
   it('returns a fresh 43-character base64url token for a registered email', async () => {
     const { email } = await registered();
-    const first = await app.auth.createSession(email);
-    const second = await app.auth.createSession(` ${email.toUpperCase()}`);
+    const first = await app.accounts.createSession(email);
+    const second = await app.accounts.createSession(` ${email.toUpperCase()}`);
     expect(first).toMatch(TOKEN_PATTERN);
     expect(second).toMatch(TOKEN_PATTERN);
     expect(second).not.toBe(first);
   });
 
   it('returns null for an unknown email', async () => {
-    expect(await app.auth.createSession(uniqueEmail('ghost'))).toBeNull();
+    expect(await app.accounts.createSession(uniqueEmail('ghost'))).toBeNull();
   });
 });
 
 describe('getUserFromSessionId', () => {
   it("returns the session's user: id, email and createdAt", async () => {
     const { user, token } = await signedIn();
-    expect(await app.auth.getUserFromSessionId(token)).toEqual(user);
+    expect(await app.sessions.getUserFromSessionId(token)).toEqual(user);
   });
 
   it.each<[string, unknown]>([
@@ -225,29 +225,32 @@ describe('getUserFromSessionId', () => {
     ['an object', { token: 'A'.repeat(43) }],
     ['an array', ['A'.repeat(43)]],
   ])('returns null for %s', async (_case, token) => {
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
   });
 });
 
 describe('destroySession', () => {
   it('ends the session: true, then the token gives null and a second destroy gives false', async () => {
     const { token } = await signedIn();
-    expect(await app.auth.destroySession(token)).toBe(true);
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.destroySession(token)).toBe(true);
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
     expect(await sessionRow(token)).toBeUndefined();
-    expect(await app.auth.destroySession(token)).toBe(false);
+    expect(await app.sessions.destroySession(token)).toBe(false);
   });
 
   it("ends only that session: the user's other session keeps working", async () => {
     const { user, token } = await signedIn();
     const other = await tokenFor(user.email);
-    await app.auth.destroySession(token);
-    expect(await app.auth.getUserFromSessionId(other)).toEqual(user);
+    await app.sessions.destroySession(token);
+    expect(await app.sessions.getUserFromSessionId(other)).toEqual(user);
   });
 
   it('returns true to exactly one of two concurrent destroys of one session, false to the other', async () => {
     const { token } = await signedIn();
-    const results = await Promise.all([app.auth.destroySession(token), app.auth.destroySession(token)]);
+    const results = await Promise.all([
+      app.sessions.destroySession(token),
+      app.sessions.destroySession(token),
+    ]);
     expect([...results].sort()).toEqual([false, true]);
     expect(await sessionRow(token)).toBeUndefined();
   });
@@ -257,7 +260,7 @@ describe('destroySession', () => {
     ['a malformed token', '%%%'],
     ['undefined', undefined],
   ])('returns false when there is no session: %s', async (_case, token) => {
-    expect(await app.auth.destroySession(token)).toBe(false);
+    expect(await app.sessions.destroySession(token)).toBe(false);
   });
 });
 
@@ -281,7 +284,7 @@ describe('what is stored', () => {
 
   it('stores the SHA-256 hex of the reset token and an expiry one hour ahead, never the token', async () => {
     const { email } = await registered();
-    const { resetToken } = await app.auth.getResetPasswordToken(email);
+    const { resetToken } = await app.accounts.getResetPasswordToken(email);
     const now = app.clock.now().getTime();
     expect(resetToken).toMatch(TOKEN_PATTERN);
     expect(await resetTokenRows(email)).toEqual([
@@ -298,25 +301,25 @@ describe('session lifetime', () => {
   it('keeps a session working when it is used within 7 days', async () => {
     const { user, token } = await signedIn();
     app.clock.advanceSeconds(IDLE_TTL_SECONDS - 1);
-    expect(await app.auth.getUserFromSessionId(token)).toEqual(user);
+    expect(await app.sessions.getUserFromSessionId(token)).toEqual(user);
   });
 
   it('returns null once the session has been idle for 7 days', async () => {
     const { token } = await signedIn();
     app.clock.advanceSeconds(IDLE_TTL_SECONDS);
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
   });
 
   it('slides with use every 6 days until day 24, and is null at day 30 after login though used at day 29', async () => {
     const { user, token } = await signedIn();
     for (let day = 6; day <= 24; day += 6) {
       app.clock.advanceSeconds(6 * SECONDS_PER_DAY);
-      expect(await app.auth.getUserFromSessionId(token)).toEqual(user);
+      expect(await app.sessions.getUserFromSessionId(token)).toEqual(user);
     }
     app.clock.advanceSeconds(5 * SECONDS_PER_DAY);
-    expect(await app.auth.getUserFromSessionId(token)).toEqual(user);
+    expect(await app.sessions.getUserFromSessionId(token)).toEqual(user);
     app.clock.advanceSeconds(SECONDS_PER_DAY);
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
   });
 
   it('writes last_seen_at and expires_at at most once an hour', async () => {
@@ -330,18 +333,18 @@ describe('session lifetime', () => {
     });
 
     app.clock.advanceSeconds(10 * SECONDS_PER_MINUTE);
-    const early = await app.auth.validateSession(token);
+    const early = await app.sessions.validateSession(token);
     expect(early).toMatchObject({
       refreshed: false,
       maxAgeSeconds: IDLE_TTL_SECONDS - 10 * SECONDS_PER_MINUTE,
     });
     app.clock.advanceSeconds(TOUCH_INTERVAL_SECONDS - 10 * SECONDS_PER_MINUTE - 1);
-    expect(await app.auth.validateSession(token)).toMatchObject({ refreshed: false });
+    expect(await app.sessions.validateSession(token)).toMatchObject({ refreshed: false });
     expect(await sessionRow(token)).toEqual(atLogin);
 
     app.clock.advanceSeconds(1);
     const touchedMs = app.clock.now().getTime();
-    const touched = await app.auth.validateSession(token);
+    const touched = await app.sessions.validateSession(token);
     expect(touched).toMatchObject({
       refreshed: true,
       expiresAt: new Date(plusSeconds(touchedMs, IDLE_TTL_SECONDS)),
@@ -354,7 +357,7 @@ describe('session lifetime', () => {
     });
 
     app.clock.advanceSeconds(1);
-    expect(await app.auth.validateSession(token)).toMatchObject({
+    expect(await app.sessions.validateSession(token)).toMatchObject({
       refreshed: false,
       maxAgeSeconds: IDLE_TTL_SECONDS - 1,
     });
@@ -366,14 +369,14 @@ describe('session lifetime', () => {
     const absoluteEndMs = plusSeconds(app.clock.now().getTime(), ABSOLUTE_TTL_SECONDS);
     for (const stepDays of [6, 6, 6, 6, 5]) {
       app.clock.advanceSeconds(stepDays * SECONDS_PER_DAY);
-      const session = await app.auth.validateSession(token);
+      const session = await app.sessions.validateSession(token);
       const row = await sessionRow(token);
       expect(session?.refreshed).toBe(true);
       expect(session?.expiresAt.getTime()).toBeLessThanOrEqual(absoluteEndMs);
       expect(row?.expires_at).toBe(session?.expiresAt.getTime());
     }
     // Day 29: idle expiry would be day 36; the absolute cap holds it at day 30, one day away.
-    const atDay29 = await app.auth.validateSession(token);
+    const atDay29 = await app.sessions.validateSession(token);
     expect(atDay29?.expiresAt).toEqual(new Date(absoluteEndMs));
     expect(atDay29?.maxAgeSeconds).toBe(SECONDS_PER_DAY);
     expect((await sessionRow(token))?.expires_at).toBe(absoluteEndMs);
@@ -386,11 +389,11 @@ describe('session lifetime', () => {
     const { token } = await signedIn();
     for (const seconds of steps.slice(0, -1)) {
       app.clock.advanceSeconds(seconds);
-      expect(await app.auth.getUserFromSessionId(token)).not.toBeNull();
+      expect(await app.sessions.getUserFromSessionId(token)).not.toBeNull();
     }
     app.clock.advanceSeconds(steps[steps.length - 1]);
     expect(await sessionRow(token)).toBeDefined();
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
     expect(await sessionRow(token)).toBeUndefined();
   });
 
@@ -405,22 +408,22 @@ describe('session lifetime', () => {
       const shortApp = await createTestApp(SHORT_LIFETIMES);
       try {
         const user = await registered(shortApp);
-        const login = await shortApp.auth.login(user.email, PASSWORD);
+        const login = valueOrThrow(await shortApp.accounts.login(user.email, PASSWORD));
         expect(login.maxAgeSeconds).toBe(120);
 
         shortApp.clock.advanceSeconds(60);
-        expect(await shortApp.auth.validateSession(login.token)).toMatchObject({
+        expect(await shortApp.sessions.validateSession(login.token)).toMatchObject({
           user,
           refreshed: true,
           maxAgeSeconds: 120,
         });
         shortApp.clock.advanceSeconds(119);
-        expect(await shortApp.auth.validateSession(login.token)).toMatchObject({
+        expect(await shortApp.sessions.validateSession(login.token)).toMatchObject({
           refreshed: true,
           maxAgeSeconds: 120,
         });
         shortApp.clock.advanceSeconds(120);
-        expect(await shortApp.auth.getUserFromSessionId(login.token)).toBeNull();
+        expect(await shortApp.sessions.getUserFromSessionId(login.token)).toBeNull();
         expect(await sessionRow(login.token, shortApp)).toBeUndefined();
       } finally {
         await shortApp.close();
@@ -433,15 +436,15 @@ describe('session lifetime', () => {
         const { user, token } = await signedIn(shortApp);
         for (let elapsed = 100; elapsed <= 500; elapsed += 100) {
           shortApp.clock.advanceSeconds(100);
-          expect(await shortApp.auth.getUserFromSessionId(token)).toEqual(user);
+          expect(await shortApp.sessions.getUserFromSessionId(token)).toEqual(user);
         }
         shortApp.clock.advanceSeconds(50);
-        expect(await shortApp.auth.validateSession(token)).toMatchObject({
+        expect(await shortApp.sessions.validateSession(token)).toMatchObject({
           refreshed: true,
           maxAgeSeconds: 50,
         });
         shortApp.clock.advanceSeconds(50);
-        expect(await shortApp.auth.getUserFromSessionId(token)).toBeNull();
+        expect(await shortApp.sessions.getUserFromSessionId(token)).toBeNull();
       } finally {
         await shortApp.close();
       }
@@ -451,29 +454,29 @@ describe('session lifetime', () => {
 
 describe('getResetPasswordToken', () => {
   it('throws EMAIL_NOT_REGISTERED for an unknown email', async () => {
-    const promise = app.auth.getResetPasswordToken(uniqueEmail('ghost'));
+    const promise = app.accounts.getResetPasswordToken(uniqueEmail('ghost'));
     await expect(promise).rejects.toBeInstanceOf(AuthError);
     await expect(promise).rejects.toMatchObject({ code: 'EMAIL_NOT_REGISTERED' });
   });
 
   it('returns the normalised email with the token', async () => {
     const { email } = await registered();
-    const grant = await app.auth.getResetPasswordToken(` ${email.toUpperCase()}`);
+    const grant = await app.accounts.getResetPasswordToken(` ${email.toUpperCase()}`);
     expect(grant.email).toBe(email);
     expect(grant.resetToken).toMatch(TOKEN_PATTERN);
   });
 
   it('keeps the earlier token with a second request: either works, and the first use ends both', async () => {
     const { email } = await registered();
-    const older = (await app.auth.getResetPasswordToken(email)).resetToken;
-    const newer = (await app.auth.getResetPasswordToken(email)).resetToken;
+    const older = (await app.accounts.getResetPasswordToken(email)).resetToken;
+    const newer = (await app.accounts.getResetPasswordToken(email)).resetToken;
     expect(newer).not.toBe(older);
     expect((await resetTokenRows(email)).map((row) => row.token_hash)).toEqual([
       hashToken(older),
       hashToken(newer),
     ]);
-    await expect(app.auth.updatePassword(email, newer, NEW_PASSWORD)).resolves.toMatchObject({ email });
-    await expect(app.auth.updatePassword(email, older, PASSWORD)).rejects.toMatchObject({
+    await expect(app.accounts.updatePassword(email, newer, NEW_PASSWORD)).resolves.toMatchObject({ email });
+    await expect(app.accounts.updatePassword(email, older, PASSWORD)).rejects.toMatchObject({
       code: 'INVALID_RESET_TOKEN',
     });
   });
@@ -482,10 +485,10 @@ describe('getResetPasswordToken', () => {
 describe('updatePassword', () => {
   it('sets the new password and deletes the reset token', async () => {
     const user = await registered();
-    const { resetToken } = await app.auth.getResetPasswordToken(user.email);
-    expect(await app.auth.updatePassword(user.email, resetToken, NEW_PASSWORD)).toEqual(user);
-    expect(await app.auth.validLogin(user.email, PASSWORD)).toBe(false);
-    expect(await app.auth.validLogin(user.email, NEW_PASSWORD)).toBe(true);
+    const { resetToken } = await app.accounts.getResetPasswordToken(user.email);
+    expect(await app.accounts.updatePassword(user.email, resetToken, NEW_PASSWORD)).toEqual(user);
+    expect(await app.accounts.validLogin(user.email, PASSWORD)).toBe(false);
+    expect(await app.accounts.validLogin(user.email, NEW_PASSWORD)).toBe(true);
     expect(await resetTokenRows(user.email)).toEqual([]);
   });
 
@@ -493,52 +496,54 @@ describe('updatePassword', () => {
     const { user, token: phone } = await signedIn();
     const laptop = await tokenFor(user.email);
     const bystander = await signedIn();
-    const { resetToken } = await app.auth.getResetPasswordToken(user.email);
+    const { resetToken } = await app.accounts.getResetPasswordToken(user.email);
 
-    await app.auth.updatePassword(user.email, resetToken, NEW_PASSWORD);
+    await app.accounts.updatePassword(user.email, resetToken, NEW_PASSWORD);
 
-    expect(await app.auth.getUserFromSessionId(phone)).toBeNull();
-    expect(await app.auth.getUserFromSessionId(laptop)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(phone)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(laptop)).toBeNull();
     expect(await sessionRowsOf(user.id)).toEqual([]);
-    expect(await app.auth.getUserFromSessionId(bystander.token)).toEqual(bystander.user);
+    expect(await app.sessions.getUserFromSessionId(bystander.token)).toEqual(bystander.user);
   });
 
   it('refuses a token the second time: INVALID_RESET_TOKEN, and the first new password stays', async () => {
     const { email } = await registered();
-    const { resetToken } = await app.auth.getResetPasswordToken(email);
-    await app.auth.updatePassword(email, resetToken, NEW_PASSWORD);
-    const promise = app.auth.updatePassword(email, resetToken, RIVAL_PASSWORD);
+    const { resetToken } = await app.accounts.getResetPasswordToken(email);
+    await app.accounts.updatePassword(email, resetToken, NEW_PASSWORD);
+    const promise = app.accounts.updatePassword(email, resetToken, RIVAL_PASSWORD);
     await expect(promise).rejects.toBeInstanceOf(AuthError);
     await expect(promise).rejects.toMatchObject({ code: 'INVALID_RESET_TOKEN' });
-    expect(await app.auth.validLogin(email, NEW_PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(email, NEW_PASSWORD)).toBe(true);
   });
 
   it('accepts the token one second before its hour is up', async () => {
     const { email } = await registered();
-    const { resetToken } = await app.auth.getResetPasswordToken(email);
+    const { resetToken } = await app.accounts.getResetPasswordToken(email);
     app.clock.advanceSeconds(RESET_TOKEN_TTL_SECONDS - 1);
-    await expect(app.auth.updatePassword(email, resetToken, NEW_PASSWORD)).resolves.toMatchObject({ email });
+    await expect(app.accounts.updatePassword(email, resetToken, NEW_PASSWORD)).resolves.toMatchObject({
+      email,
+    });
   });
 
   it('throws INVALID_RESET_TOKEN once the token is an hour old, and the password stays', async () => {
     const { email } = await registered();
-    const { resetToken } = await app.auth.getResetPasswordToken(email);
+    const { resetToken } = await app.accounts.getResetPasswordToken(email);
     app.clock.advanceSeconds(RESET_TOKEN_TTL_SECONDS);
-    const promise = app.auth.updatePassword(email, resetToken, NEW_PASSWORD);
+    const promise = app.accounts.updatePassword(email, resetToken, NEW_PASSWORD);
     await expect(promise).rejects.toBeInstanceOf(AuthError);
     await expect(promise).rejects.toMatchObject({ code: 'INVALID_RESET_TOKEN' });
-    expect(await app.auth.validLogin(email, PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(email, PASSWORD)).toBe(true);
   });
 
   it("throws INVALID_RESET_TOKEN for another user's email, and the token still works for its owner", async () => {
     const owner = await registered();
     const other = await registered();
-    const { resetToken } = await app.auth.getResetPasswordToken(owner.email);
-    const promise = app.auth.updatePassword(other.email, resetToken, NEW_PASSWORD);
+    const { resetToken } = await app.accounts.getResetPasswordToken(owner.email);
+    const promise = app.accounts.updatePassword(other.email, resetToken, NEW_PASSWORD);
     await expect(promise).rejects.toBeInstanceOf(AuthError);
     await expect(promise).rejects.toMatchObject({ code: 'INVALID_RESET_TOKEN' });
-    expect(await app.auth.validLogin(other.email, PASSWORD)).toBe(true);
-    await expect(app.auth.updatePassword(owner.email, resetToken, NEW_PASSWORD)).resolves.toEqual(owner);
+    expect(await app.accounts.validLogin(other.email, PASSWORD)).toBe(true);
+    await expect(app.accounts.updatePassword(owner.email, resetToken, NEW_PASSWORD)).resolves.toEqual(owner);
   });
 
   it.each<[string, unknown]>([
@@ -547,18 +552,18 @@ describe('updatePassword', () => {
     ['a token that is not a string', 12345],
   ])('throws INVALID_RESET_TOKEN for %s', async (_case, resetToken) => {
     const { email } = await registered();
-    await app.auth.getResetPasswordToken(email);
-    await expect(app.auth.updatePassword(email, resetToken, NEW_PASSWORD)).rejects.toMatchObject({
+    await app.accounts.getResetPasswordToken(email);
+    await expect(app.accounts.updatePassword(email, resetToken, NEW_PASSWORD)).rejects.toMatchObject({
       code: 'INVALID_RESET_TOKEN',
     });
   });
 
   it("lets exactly one of two concurrent uses of one token succeed, and the password is the winner's", async () => {
     const { email } = await registered();
-    const { resetToken } = await app.auth.getResetPasswordToken(email);
+    const { resetToken } = await app.accounts.getResetPasswordToken(email);
     const contenders = [NEW_PASSWORD, RIVAL_PASSWORD];
     const results = await Promise.allSettled(
-      contenders.map((password) => app.auth.updatePassword(email, resetToken, password)),
+      contenders.map((password) => app.accounts.updatePassword(email, resetToken, password)),
     );
 
     const { fulfilled, reasons } = partition(results);
@@ -569,32 +574,32 @@ describe('updatePassword', () => {
 
     const winner = results[0].status === 'fulfilled' ? contenders[0] : contenders[1];
     const loser = winner === contenders[0] ? contenders[1] : contenders[0];
-    expect(await app.auth.validLogin(email, winner)).toBe(true);
-    expect(await app.auth.validLogin(email, loser)).toBe(false);
-    expect(await app.auth.validLogin(email, PASSWORD)).toBe(false);
+    expect(await app.accounts.validLogin(email, winner)).toBe(true);
+    expect(await app.accounts.validLogin(email, loser)).toBe(false);
+    expect(await app.accounts.validLogin(email, PASSWORD)).toBe(false);
   });
 });
 
 describe('SessionStore (raw SQL reads) and the ORM (writes) agree', () => {
   it("returns null once SessionRepository has deleted the user's sessions", async () => {
     const { user, token } = await signedIn();
-    expect(await app.auth.getUserFromSessionId(token)).toEqual(user);
+    expect(await app.sessions.getUserFromSessionId(token)).toEqual(user);
     expect(await new SessionRepository(app.orm.em.fork()).deleteAllForUser(user.id)).toBe(1);
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
   });
 
   it('returns null for the session of a user deleted through the ORM', async () => {
     const { user, token } = await signedIn();
-    expect(await app.auth.getUserFromSessionId(token)).toEqual(user);
+    expect(await app.sessions.getUserFromSessionId(token)).toEqual(user);
     expect(await app.orm.em.fork().nativeDelete(User, { id: user.id })).toBe(1);
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
   });
 
   it('returns the email UserRepository.updateUser just changed', async () => {
     const { user, token } = await signedIn();
-    expect(await app.auth.getUserFromSessionId(token)).toEqual(user);
+    expect(await app.sessions.getUserFromSessionId(token)).toEqual(user);
     const newEmail = uniqueEmail('renamed');
     await new UserRepository(app.orm.em.fork()).updateUser(user.id, { email: newEmail });
-    expect(await app.auth.getUserFromSessionId(token)).toEqual({ ...user, email: newEmail });
+    expect(await app.sessions.getUserFromSessionId(token)).toEqual({ ...user, email: newEmail });
   });
 });

@@ -174,6 +174,6 @@ describe('emails no account can have, at lookup', () => {
 
   it('gives no session to createSession for an email with a NUL', async () => {
     const email = await registeredUser(app);
-    expect(await app.auth.createSession(email.replace('@', '\0@'))).toBeNull();
+    expect(await app.accounts.createSession(email.replace('@', '\0@'))).toBeNull();
   });
 });

@@ -8,8 +8,9 @@ import {
 } from '@mikro-orm/core';
 import type { LightMyRequestResponse } from 'fastify';
 import { GraphQLError } from 'graphql';
-import { isDatabaseUnavailable } from '../../src/database/errors';
-import { AuthError, ERROR_CATALOGUE, publicError } from '../../src/errors';
+import { isDatabaseUnavailable } from '../../src/database';
+import { AuthError, ERROR_CATALOGUE } from '../../src/errors';
+import { publicError } from '../../src/operations';
 import { classifyError, formatError } from '../../src/graphql/format-error';
 import { errorCodes, graphql, LOGIN, type GraphQLAnswer } from '../helpers/graphql';
 import { sendEmpty, sendForm, sessionCookieOf, tokenOf } from '../helpers/http';

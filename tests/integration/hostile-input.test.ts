@@ -1,4 +1,5 @@
 // Property-based hostile input against the real app: no 5xx, leak or hang, and no data changed by a failed request.
+import { valueOrThrow } from '../../src/errors';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import {
@@ -1077,7 +1078,7 @@ async function withinTimeout<T>(promise: Promise<T>, request: HostileRequest): P
 /** A fresh session of the known account, from the service itself so that no rate limit counts it. */
 async function liveSessionToken(app: TestApp): Promise<string> {
   try {
-    return (await app.auth.login(KNOWN_EMAIL, PASSWORD)).token;
+    return valueOrThrow(await app.accounts.login(KNOWN_EMAIL, PASSWORD)).token;
   } catch (error) {
     throw new Error(`the known account no longer logs in with its password: ${String(error)}`);
   }

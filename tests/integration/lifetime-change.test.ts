@@ -1,4 +1,5 @@
 // Changed session lifetimes: a lowered one applies to sessions issued before, a raised one extends none.
+import { valueOrThrow } from '../../src/errors';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,11 +29,11 @@ async function sessionIssuedUnder(
   const before = await createTestApp({ DATABASE_URL: databaseUrl, ...env });
   try {
     const email = uniqueEmail();
-    await before.auth.registerUser(email, PASSWORD);
-    const { token } = await before.auth.login(email, PASSWORD);
+    await before.accounts.registerUser(email, PASSWORD);
+    const { token } = valueOrThrow(await before.accounts.login(email, PASSWORD));
     await afterLogin?.(async (seconds) => {
       before.clock.advanceSeconds(seconds);
-      expect(await before.auth.getUserFromSessionId(token)).not.toBeNull();
+      expect(await before.sessions.getUserFromSessionId(token)).not.toBeNull();
     });
     return token;
   } finally {
@@ -49,7 +50,7 @@ it('ends an old session once it has been idle longer than a lowered idle TTL', a
   });
   try {
     after.clock.advanceSeconds(601);
-    expect(await after.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await after.sessions.getUserFromSessionId(token)).toBeNull();
   } finally {
     await after.close();
   }
@@ -68,9 +69,9 @@ it('ends an old, recently used session once it is older than a lowered absolute 
   });
   try {
     after.clock.advanceSeconds(55 * SECONDS_PER_MINUTE);
-    expect(await after.auth.getUserFromSessionId(token)).not.toBeNull();
+    expect(await after.sessions.getUserFromSessionId(token)).not.toBeNull();
     after.clock.advanceSeconds(6 * SECONDS_PER_MINUTE);
-    expect(await after.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await after.sessions.getUserFromSessionId(token)).toBeNull();
   } finally {
     await after.close();
   }
@@ -84,9 +85,9 @@ it('keeps the stored expiry of an old session when the idle TTL is raised: it en
   // The default lifetimes: 7 days idle, touched at most hourly, so nothing here rewrites the stored expiry.
   const after = await createTestApp({ DATABASE_URL: databaseUrl });
   try {
-    expect(await after.auth.getUserFromSessionId(token)).not.toBeNull();
+    expect(await after.sessions.getUserFromSessionId(token)).not.toBeNull();
     after.clock.advanceSeconds(SHORT_IDLE_TTL_SECONDS + 1);
-    expect(await after.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await after.sessions.getUserFromSessionId(token)).toBeNull();
   } finally {
     await after.close();
   }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config';
-import { initOrm } from '../../src/database/orm';
+import { initOrm } from '../../src/database';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { errorCodes, graphql, REGISTER } from '../helpers/graphql';
 import { sendForm, sessionCookieOf } from '../helpers/http';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config';
-import { initOrm, openDatabase, type OpenedDatabase, type Orm } from '../../src/database/orm';
+import { initOrm, openDatabase, type OpenedDatabase, type Orm } from '../../src/database';
 
 const INITIAL_MIGRATION = 'Migration20261127063929';
 const ACCOUNT_SECURITY_MIGRATION = 'Migration20261127094330';

@@ -1,6 +1,6 @@
 // Transport parity: each failure of a REST route and of its GraphQL twin gives one code, message, retry and count.
 import type { LightMyRequestResponse } from 'fastify';
-import type { LimitCounters } from '../../src/abuse/rate-limits';
+import type { LimitCounters } from '../../src/abuse';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors';
 import { NEW_PASSWORD, PASSWORD } from '../helpers/factories';
 import {
@@ -153,14 +153,14 @@ function holdEveryHashSlot(app: TestApp): void {
 const setups = {
   /** ACCOUNT exists with PASSWORD. Nothing is counted. */
   account: async (app: TestApp): Promise<Fixture> => {
-    await app.auth.registerUser(ACCOUNT, PASSWORD);
+    await app.accounts.registerUser(ACCOUNT, PASSWORD);
     return NO_FIXTURE;
   },
 
   /** ACCOUNT exists and holds a fresh reset token. Nothing is counted. */
   resetToken: async (app: TestApp): Promise<Fixture> => {
     await setups.account(app);
-    const { resetToken } = await app.auth.getResetPasswordToken(ACCOUNT);
+    const { resetToken } = await app.accounts.getResetPasswordToken(ACCOUNT);
     return { resetToken };
   },
 
@@ -174,8 +174,8 @@ const setups = {
   /** ACCOUNT and OTHER_ACCOUNT exist; the token is OTHER_ACCOUNT's. */
   othersResetToken: async (app: TestApp): Promise<Fixture> => {
     await setups.account(app);
-    await app.auth.registerUser(OTHER_ACCOUNT, PASSWORD);
-    const { resetToken } = await app.auth.getResetPasswordToken(OTHER_ACCOUNT);
+    await app.accounts.registerUser(OTHER_ACCOUNT, PASSWORD);
+    const { resetToken } = await app.accounts.getResetPasswordToken(OTHER_ACCOUNT);
     return { resetToken };
   },
 

@@ -1,7 +1,7 @@
 // PostgreSQL migrations: instances starting at once apply each migration exactly once, and agree with the entities.
 // @needs postgres: left out of a run without PostgreSQL (TEST_DATABASE_URL, or the local server), with a line saying so (jest.config.ts).
 import { loadConfig } from '../../src/config';
-import { openDatabase, type Orm } from '../../src/database/orm';
+import { openDatabase, type Orm } from '../../src/database';
 import { migrationsFor } from '../../src/migrations';
 import {
   createDatabase,

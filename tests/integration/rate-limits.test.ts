@@ -1,6 +1,6 @@
 // The brute-force and spam limits through the real app: every budget on both transports, shared, keyed and timed.
 import type { LightMyRequestResponse } from 'fastify';
-import type { LimitCounters } from '../../src/abuse/rate-limits';
+import type { LimitCounters } from '../../src/abuse';
 import { ERROR_CATALOGUE } from '../../src/errors';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import {
@@ -271,7 +271,7 @@ function alternating(index: number): Transport {
 /** An account with PASSWORD, created through the service so that no registration budget is spent on it. */
 async function account(app: TestApp): Promise<string> {
   const email = uniqueEmail('limited');
-  await app.auth.registerUser(email, PASSWORD);
+  await app.accounts.registerUser(email, PASSWORD);
   return email;
 }
 
@@ -352,8 +352,8 @@ describe('registration: 5 per 10 minutes per client network', () => {
       const emails = Array.from({ length: 6 }, () => uniqueEmail());
       const outcomes = await inSequence(6, (i) => register(app, via, emails[i]));
       expect(outcomes).toEqual([...times(5, OK), limited(600)]);
-      expect(await app.auth.validLogin(emails[4], PASSWORD)).toBe(true);
-      expect(await app.auth.validLogin(emails[5], PASSWORD)).toBe(false);
+      expect(await app.accounts.validLogin(emails[4], PASSWORD)).toBe(true);
+      expect(await app.accounts.validLogin(emails[5], PASSWORD)).toBe(false);
       expect(await app.limits.counters(CLIENT, emails[5])).toEqual({ ...NO_COUNTS, registerPerIp: 6 });
     },
   );
@@ -858,7 +858,7 @@ describe('GraphQL aliases', () => {
     expect(answer.data).toBeNull();
     expect(errorsByAlias(answer)).toEqual([['f', { code: 'RATE_LIMITED', retryAfterSeconds: 600 }]]);
     expect(await app.limits.counters(CLIENT, '')).toEqual({ ...NO_COUNTS, registerPerIp: 6 });
-    const created = await Promise.all(emails.map((email) => app.auth.validLogin(email, PASSWORD)));
+    const created = await Promise.all(emails.map((email) => app.accounts.validLogin(email, PASSWORD)));
     expect(created).toEqual([true, true, true, true, true, false]);
     expect(await register(app, 'REST', uniqueEmail())).toEqual(limited(600));
   });

@@ -1,10 +1,10 @@
 // Reset tokens: bcrypt runs only for a token that can succeed, the conditional DELETE alone refuses any other, and
 // an account may hold several at once.
-import { AuthError } from '../../src/errors';
-import type { PublicUser } from '../../src/accounts/auth.service';
-import { generateToken, hashToken } from '../../src/shared/tokens';
-import { maxLiveResetTokens } from '../../src/accounts/auth.service';
-import { ResetTokenRepository } from '../../src/accounts/reset-token.repository';
+import { AuthError, valueOrThrow } from '../../src/errors';
+import type { PublicUser } from '../../src/shared';
+import { generateToken, hashToken } from '../../src/shared';
+import { maxLiveResetTokens } from '../../src/accounts';
+import { ResetTokenRepository } from '../../src/accounts';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
 
@@ -31,8 +31,8 @@ afterEach(() => {
 
 /** Registers a user with a fresh unique email and issues it a reset token. */
 async function tokenHolder(): Promise<TokenHolder> {
-  const user = await app.auth.registerUser(uniqueEmail(), PASSWORD);
-  const { resetToken } = await app.auth.getResetPasswordToken(user.email);
+  const user = await app.accounts.registerUser(uniqueEmail(), PASSWORD);
+  const { resetToken } = await app.accounts.getResetPasswordToken(user.email);
   return { user, resetToken };
 }
 
@@ -58,17 +58,17 @@ describe('updatePassword', () => {
     // Instrumentation only: the spy calls through to bcrypt.
     const hash = jest.spyOn(app.passwords, 'hash');
 
-    const promise = app.auth.updatePassword(holder.user.email, resetToken, NEW_PASSWORD);
+    const promise = app.accounts.updatePassword(holder.user.email, resetToken, NEW_PASSWORD);
     await expect(promise).rejects.toBeInstanceOf(AuthError);
     await expect(promise).rejects.toMatchObject({ code: 'INVALID_RESET_TOKEN' });
     expect(hash).not.toHaveBeenCalled();
-    expect(await app.auth.validLogin(holder.user.email, PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(holder.user.email, PASSWORD)).toBe(true);
   });
 
   it('hashes the new password exactly once for the right token', async () => {
     const { user, resetToken } = await tokenHolder();
     const hash = jest.spyOn(app.passwords, 'hash');
-    await expect(app.auth.updatePassword(user.email, resetToken, NEW_PASSWORD)).resolves.toEqual(user);
+    await expect(app.accounts.updatePassword(user.email, resetToken, NEW_PASSWORD)).resolves.toEqual(user);
     expect(hash).toHaveBeenCalledTimes(1);
     expect(hash).toHaveBeenCalledWith(NEW_PASSWORD);
   });
@@ -76,9 +76,9 @@ describe('updatePassword', () => {
   it('accepts the email in capitals with spaces around it', async () => {
     const { user, resetToken } = await tokenHolder();
     await expect(
-      app.auth.updatePassword(` ${user.email.toUpperCase()} `, resetToken, NEW_PASSWORD),
+      app.accounts.updatePassword(` ${user.email.toUpperCase()} `, resetToken, NEW_PASSWORD),
     ).resolves.toEqual(user);
-    expect(await app.auth.validLogin(user.email, NEW_PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(user.email, NEW_PASSWORD)).toBe(true);
   });
 });
 
@@ -123,17 +123,17 @@ describe('ResetTokenRepository.consume, without the pre-checks of updatePassword
 describe('several outstanding tokens', () => {
   it('keeps an earlier token valid when another is issued, and one reset ends them all', async () => {
     const { user, resetToken: first } = await tokenHolder();
-    const { resetToken: second } = await app.auth.getResetPasswordToken(user.email);
+    const { resetToken: second } = await app.accounts.getResetPasswordToken(user.email);
     expect(second).not.toBe(first);
-    await expect(app.auth.updatePassword(user.email, first, NEW_PASSWORD)).resolves.toEqual(user);
-    await expect(app.auth.updatePassword(user.email, second, PASSWORD)).rejects.toMatchObject({
+    await expect(app.accounts.updatePassword(user.email, first, NEW_PASSWORD)).resolves.toEqual(user);
+    await expect(app.accounts.updatePassword(user.email, second, PASSWORD)).rejects.toMatchObject({
       code: 'INVALID_RESET_TOKEN',
     });
-    expect(await app.auth.validLogin(user.email, NEW_PASSWORD)).toBe(true);
+    expect(await app.accounts.validLogin(user.email, NEW_PASSWORD)).toBe(true);
   });
 
   it('keeps as many tokens as the per-account limit admits while one lives: 20 with the defaults', () => {
-    expect(app.auth.maxLiveResetTokens).toBe(20);
+    expect(app.accounts.maxLiveResetTokens).toBe(20);
     // A token's life overlaps at most ceil(ttl / window) + 1 windows of the per-account limit.
     expect(maxLiveResetTokens(3600, { points: 10, durationSeconds: 3600 })).toBe(20);
     expect(maxLiveResetTokens(7200, { points: 10, durationSeconds: 3600 })).toBe(30);
@@ -144,8 +144,8 @@ describe('several outstanding tokens', () => {
   it('keeps only the newest tokens of an account, as many as it keeps', async () => {
     const { user, resetToken: oldest } = await tokenHolder();
     const tokens = [oldest];
-    for (let i = 1; i <= app.auth.maxLiveResetTokens; i += 1) {
-      tokens.push((await app.auth.getResetPasswordToken(user.email)).resetToken);
+    for (let i = 1; i <= app.accounts.maxLiveResetTokens; i += 1) {
+      tokens.push((await app.accounts.getResetPasswordToken(user.email)).resetToken);
     }
     const live = new ResetTokenRepository(app.orm.em.fork());
     const now = app.clock.now();
@@ -155,9 +155,9 @@ describe('several outstanding tokens', () => {
 
   it('ends every outstanding token when the password is changed', async () => {
     const { user, resetToken } = await tokenHolder();
-    const session = await app.auth.login(user.email, PASSWORD);
-    await app.auth.changePassword(user.id, PASSWORD, NEW_PASSWORD, session.sessionId);
-    await expect(app.auth.updatePassword(user.email, resetToken, PASSWORD)).rejects.toMatchObject({
+    const session = valueOrThrow(await app.accounts.login(user.email, PASSWORD));
+    await app.accounts.changePassword(user.id, PASSWORD, NEW_PASSWORD, session.sessionId);
+    await expect(app.accounts.updatePassword(user.email, resetToken, PASSWORD)).rejects.toMatchObject({
       code: 'INVALID_RESET_TOKEN',
     });
   });

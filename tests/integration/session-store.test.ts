@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SessionRepository } from '../../src/sessions/session.repository';
-import { SessionStore, type SessionRecord } from '../../src/sessions/session-store';
-import { generateToken, hashToken } from '../../src/shared/tokens';
-import { UserRepository } from '../../src/accounts/user.repository';
+import { SessionRepository } from '../../src/sessions';
+import { SessionStore, type SessionRecord } from '../../src/sessions';
+import { generateToken, hashToken } from '../../src/shared';
+import { UserRepository } from '../../src/accounts';
 import { Session } from '../../src/entities/session.entity';
 import { User } from '../../src/entities/user.entity';
 import { PASSWORD, uniqueEmail } from '../helpers/factories';
@@ -55,8 +55,8 @@ describe.each(backends)('SessionStore on %s', (_name, open) => {
 
   /** A new account with one session started through the service; the session's token and the ORM's view of it. */
   async function signedIn(): Promise<{ token: string; session: Session; user: User }> {
-    const { email } = await app.auth.registerUser(uniqueEmail('store'), PASSWORD);
-    const token = await app.auth.createSession(email);
+    const { email } = await app.accounts.registerUser(uniqueEmail('store'), PASSWORD);
+    const token = await app.accounts.createSession(email);
     if (token === null) throw new Error('no session');
     const em = app.orm.em.fork();
     const session = await em.findOneOrFail(Session, { tokenHash: hashToken(token) });
@@ -115,7 +115,7 @@ describe.each(backends)('SessionStore on %s', (_name, open) => {
     const { token, session } = await signedIn();
     // Past the touch interval but within the idle lifetime: the service writes a later expiry back.
     app.clock.advanceSeconds(2 * 60 * 60);
-    const touched = await app.auth.validateSession(token);
+    const touched = await app.sessions.validateSession(token);
     expect(touched?.refreshed).toBe(true);
     const read = await store.findByTokenHash(hashToken(token));
     expect(read?.expiresAt).toEqual(touched?.expiresAt);
@@ -124,7 +124,7 @@ describe.each(backends)('SessionStore on %s', (_name, open) => {
 
     // Idle for longer than the idle lifetime: the service refuses the session and deletes it, and the read agrees.
     app.clock.advanceSeconds(IDLE_TTL_SECONDS);
-    expect(await app.auth.validateSession(token)).toBeNull();
+    expect(await app.sessions.validateSession(token)).toBeNull();
     expect(await store.findByTokenHash(hashToken(token))).toBeNull();
   });
 
@@ -144,8 +144,8 @@ describe.each(backends)('SessionStore on %s', (_name, open) => {
 
   it("is the service's own read: a session revoked through the ORM no longer signs in", async () => {
     const { token, session } = await signedIn();
-    expect(await app.auth.getUserFromSessionId(token)).not.toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).not.toBeNull();
     await new SessionRepository(app.orm.em.fork()).deleteById(session.id);
-    expect(await app.auth.getUserFromSessionId(token)).toBeNull();
+    expect(await app.sessions.getUserFromSessionId(token)).toBeNull();
   });
 });

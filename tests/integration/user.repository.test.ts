@@ -4,9 +4,9 @@ import { createTestApp, type TestApp } from '../helpers/test-app';
 import { uniqueEmail } from '../helpers/factories';
 import { AuthError } from '../../src/errors';
 import { User } from '../../src/entities/user.entity';
-import { UserRepository } from '../../src/accounts/user.repository';
-import { SessionRepository } from '../../src/sessions/session.repository';
-import { generateToken, hashToken } from '../../src/shared/tokens';
+import { UserRepository } from '../../src/accounts';
+import { SessionRepository } from '../../src/sessions';
+import { generateToken, hashToken } from '../../src/shared';
 
 // The repository stores whatever hash it is given; it never hashes, so any string stands in for a bcrypt hash.
 const HASH = '$2b$04$repositoryTestsNeverHashAnything0000000000000000000000';

@@ -1,6 +1,6 @@
 // Admission on its own: at most maxRunning tasks at once, waiters served first come first served, the rest refused.
 import fc from 'fast-check';
-import { Admission } from '../../src/abuse/admission';
+import { Admission } from '../../src/shared';
 import { AuthError } from '../../src/errors';
 
 /** A promise with its settle functions, so a test decides when a task ends. */

@@ -1,6 +1,6 @@
 // The in-process counters: fixed windows by Date.now(), a hard cap on keys (least recently used go first), and a sweep.
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import { BoundedCounters } from '../../src/abuse/bounded-limiter';
+import { BoundedCounters } from '../../src/abuse';
 
 const START = new Date('2030-01-01T00:00:00.000Z');
 let counters: BoundedCounters | undefined;

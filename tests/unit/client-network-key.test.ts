@@ -1,5 +1,5 @@
 // clientNetworkKey: the key a client address is rate limited under (IPv4 as is, IPv6 per /64, mapped IPv4 as IPv4).
-import { clientNetworkKey } from '../../src/abuse/rate-limits';
+import { clientNetworkKey } from '../../src/abuse';
 
 describe('clientNetworkKey', () => {
   it.each([

@@ -1,6 +1,6 @@
 // What reaches a log line (secrets scrubbed, no query string) and how lines reach standard output (batched per turn).
 import bcrypt from 'bcrypt';
-import { generateToken, hashToken } from '../../src/shared/tokens';
+import { generateToken, hashToken } from '../../src/shared';
 import {
   BatchedLineWriter,
   errorForLog,

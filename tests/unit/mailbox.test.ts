@@ -5,7 +5,7 @@ import {
   DOMAIN_MAX_OCTETS,
   LOCAL_PART_MAX_OCTETS,
   parseMailbox,
-} from '../../src/accounts/mailbox';
+} from '../../src/accounts';
 import { EMAIL_MAX_LENGTH } from '../../src/entities/user.entity';
 
 const EMPTY = 'email must not be empty';

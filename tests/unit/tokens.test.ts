@@ -1,6 +1,6 @@
 // Token generation, hashing and shape checks: 256-bit base64url tokens, stored only as SHA-256 hex.
 import { createHash } from 'node:crypto';
-import { generateToken, hashToken, isWellFormedToken } from '../../src/shared/tokens';
+import { generateToken, hashToken, isWellFormedToken } from '../../src/shared';
 
 const TOKEN_LENGTH = 43;
 const TOKEN_BYTES = 32;

@@ -1,6 +1,6 @@
 // Account emails become single mailboxes: canonical forms, and a table listing the accounts that cannot have one.
 import { Migration } from '@mikro-orm/migrations';
-import { canonicaliseEmails } from '../shared/mailbox-emails';
+import { canonicaliseEmails } from '../helpers/mailbox-emails';
 
 /** Creates `nonconforming_emails` and brings every stored email to its canonical mailbox form where it can. */
 export class Migration20261203110000 extends Migration {

@@ -1,5 +1,5 @@
 // The data step of the mailbox migration, shared by both dialects: canonical emails, and a list of those that cannot be.
-import { parseMailbox } from '../../accounts/mailbox';
+import { parseMailbox } from '../../accounts';
 
 /** Runs one statement inside the migration's transaction and returns its rows. */
 export type Execute = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
