@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import boundaries from './eslint.boundaries.cjs';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/'] },
@@ -29,12 +30,12 @@ export default tseslint.config(
   },
   {
     // Plain JavaScript run by node (this file, the playground's build script): no TypeScript program to check.
-    files: ['eslint.config.mjs', 'scripts/*.mjs'],
+    files: ['eslint.config.mjs', 'eslint.boundaries.cjs', 'scripts/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {
     // CommonJS preloaded with `node --require` by a test (it must run before any module it watches is loaded).
-    files: ['tests/helpers/*.cjs'],
+    files: ['tests/helpers/*.cjs', 'eslint.boundaries.cjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
@@ -43,5 +44,7 @@ export default tseslint.config(
     },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
+  // The dependency rule between the layers of src/ (see eslint.boundaries.cjs and docs/architecture.md).
+  ...boundaries,
   prettier,
 );
