@@ -28,7 +28,7 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   '57P03',
   // PostgreSQL 53300 too_many_connections: the server is full; a slot frees up soon.
   '53300',
-  // SQLite: another process held the write lock for longer than busy_timeout (see src/database.ts).
+  // SQLite: another process held the write lock for longer than busy_timeout (see src/database/orm.ts).
   'SQLITE_BUSY',
   // SQLite: the database file cannot be opened (removed, unmounted, permissions changed under us).
   'SQLITE_CANTOPEN',

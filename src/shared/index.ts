@@ -6,3 +6,4 @@ export { systemClock, type Clock } from './clock';
 export { errorForLog, scrubSecrets, type LogFn, type Logger } from './log';
 export { toPublicUser, type PublicUser } from './public-user';
 export { generateToken, hashToken, isWellFormedToken } from './tokens';
+export { TurnBatcher, type BatchLimits } from './turn-batcher';
