@@ -34,7 +34,7 @@ module.exports = [
     // Domain modules (and the entities and migrations beneath them): never a transport, a framework, the use cases
     // above them, the root, or another module's files.
     files: [
-      `src/{${MODULES.filter((m) => m !== 'operations').join(',')}}/**/*.ts`,
+      `src/{${MODULES.filter((m) => m !== 'operations' && m !== 'shared').join(',')}}/**/*.ts`,
       'src/entities/**/*.ts',
       'src/migrations/**/*.ts',
     ],
@@ -49,6 +49,25 @@ module.exports = [
             {
               regex: '^(\\.\\./)+operations(/|$)',
               message: 'domain modules are called by the use cases (operations/), never the other way',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The kernel every layer may import (transports too): it must stay a leaf, importing no module of ours but the
+    // error catalogue and config, so importing it can never pull a module in.
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...TRANSPORTS,
+            {
+              regex: '^\\.\\./(?!errors$|config$)',
+              message: 'shared/ is a leaf: it imports only ../errors and ../config',
             },
           ],
         },

@@ -86,6 +86,7 @@ describe('the dependency rule', () => {
     ['anyone importing the composition root', 'src/http/x.ts', "import { createApp } from '../app';"],
     ['a domain module importing the entry point', 'src/database/x.ts', "import '../main';"],
     ['a leaf importing a module', 'src/errors.ts', "import { isDatabaseUnavailable } from './database';"],
+    ['the shared kernel importing a module', 'src/shared/x.ts', "import { lookupEmail } from '../accounts';"],
     [
       'the composition root reaching into a module',
       'src/app.ts',
@@ -105,6 +106,11 @@ describe('the dependency rule', () => {
       'a module importing its own files',
       'src/sessions/x.ts',
       "import { SessionRepository } from './session.repository';",
+    ],
+    [
+      'the shared kernel importing the error catalogue',
+      'src/shared/x.ts',
+      "import { AuthError } from '../errors';",
     ],
     ['a module importing an entity', 'src/accounts/x.ts', "import { User } from '../entities/user.entity';"],
     [
