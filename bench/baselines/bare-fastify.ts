@@ -5,7 +5,7 @@ import { parse } from 'cookie';
 import sqlite3 from 'sqlite3';
 
 /**
- * The same join as src/auth/session-store.ts (one probe of the unique token_hash index, then users by primary key),
+ * The same join as src/sessions/session-store.ts (one probe of the unique token_hash index, then users by primary key),
  * one token per statement run, as the issue defines this baseline; the service batches the lookups of a turn.
  */
 const LOOKUP_SQL = `select s.expires_at, u.email from sessions s join users u on u.id = s.user_id

@@ -40,7 +40,7 @@ export class ResetTokenRepository extends SqlEntityRepository<PasswordResetToken
   /**
    * Deletes the token if, and only if, it is this user's and unexpired: one conditional DELETE, so of two requests
    * racing with one token the database lets exactly one delete it. Run inside the transaction that sets the new
-   * password, after that transaction has locked the user's row (see AuthService.updatePassword).
+   * password, after that transaction has locked the user's row (see AccountService.resetPassword).
    * @returns whether the token was consumed.
    */
   async consume(userId: number, tokenHash: string, now: Date): Promise<boolean> {

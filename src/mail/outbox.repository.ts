@@ -10,7 +10,7 @@ export interface OutgoingMail {
   /** `reset`, `reset notice` or `change notice`: named in logs and in the table, never sent. */
   readonly kind: string;
   readonly message: MailMessage;
-  /** A reset mail expires with its token; a notice after a day (see AuthGate). */
+  /** A reset mail expires with its token; a notice after a day (see AuthOperations). */
   readonly expiresAt: Date;
   /** The request that caused it, so the worker's log lines carry the same id. */
   readonly requestId: string | null;

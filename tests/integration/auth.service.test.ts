@@ -1,4 +1,4 @@
-// The exercise's Auth class: AuthService on the real app and SQLite, with the clock moved to test session lifetimes.
+// The exercise's Auth class as the accounts and sessions modules, on the real app and SQLite, the clock moved for expiry.
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from '../helpers/factories';
 import { AuthError, valueOrThrow } from '../../src/errors';

@@ -147,7 +147,7 @@ function holdEveryHashSlot(app: TestApp): void {
 }
 
 /**
- * Row setups. They call the service and the limits directly, as the AuthGate does, never a transport: a setup
+ * Row setups. They call the service and the limits directly, as AuthOperations does, never a transport: a setup
  * through REST would make every GraphQL row a cross-transport case, and the mixed case has its own test below.
  */
 const setups = {
