@@ -1,20 +1,24 @@
-// The README's two-instance example, run as written: two `npm start`s on one PostgreSQL database, then its curls.
+// The two-instance example of docs/operations.md, run as written: two `npm start`s on one PostgreSQL database, then its curls.
 // @needs postgres: left out of a run without PostgreSQL (TEST_DATABASE_URL, or the local server), with a line saying so (jest.config.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scratchDatabase } from '../helpers/postgres';
-import { brokenPromise, curlBlocks, runCurl } from '../helpers/readme';
+import { brokenPromise, documentCurlBlocks, runCurl } from '../helpers/readme';
 import { MAIN, startServerWith, type ServerProcess } from '../helpers/server-process';
 
-const BLOCK = curlBlocks().find((block) => block.some((step) => step.command.includes('localhost:5001')));
+/** The document that holds the example (docs/operations.md), and the block. */
+const FOUND = documentCurlBlocks()
+  .flatMap(({ path, blocks }) => blocks.map((block) => ({ path, block })))
+  .find(({ block }) => block.some((step) => step.command.includes('localhost:5001')));
+const BLOCK = FOUND?.block;
 
 let directory: string;
 let database: Awaited<ReturnType<typeof scratchDatabase>>;
 const servers = new Map<string, ServerProcess>();
 beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'auth-readme-pg-'));
-  // The README's `createdb -U postgres auth`, under a name of this run's own.
+  // The document's `createdb -U postgres auth`, under a name of this run's own.
   database = await scratchDatabase('readme');
 });
 afterAll(async () => {
@@ -26,16 +30,17 @@ afterAll(async () => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-it('starts both instances as the README says, and answers its curls as it promises', async () => {
+it('starts both instances as the docs say, and answers its curls as they promise', async () => {
   expect(BLOCK).toBeDefined();
+  expect(FOUND?.path).toBe('docs/operations.md');
   for (const step of BLOCK ?? []) {
     const start = /^DATABASE_URL=\S+ PORT=(\d+) npm start$/.exec(step.command);
     if (start !== null) {
       // The built server, as `npm start` runs it, on this run's database instead of `auth`; its port is the
-      // README's port mapped to a free one.
+      // document's port mapped to a free one.
       const server = await startServerWith(process.execPath, [MAIN], {
         NODE_ENV: 'development',
-        // The README's URL names the local server; this run's scratch database on the run's server stands in.
+        // The document's URL names the local server; this run's scratch database on the run's server stands in.
         DATABASE_URL: database.url,
         LOG_LEVEL: 'silent',
       });

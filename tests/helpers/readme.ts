@@ -1,23 +1,49 @@
-// The README's shell examples as steps a test can run: each command, and the answer its comment promises.
+// The docs' shell examples (README, docs/) as steps a test can run: each command, and the answer its comment promises.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** One command of a README block, with the first answer its comments promise (null when they promise none). */
+/** One command of a document's block, with the first answer its comments promise (null when they promise none). */
 export interface ReadmeStep {
   readonly command: string;
   readonly expected: string | null;
-  /** The README line the command starts on, for failure messages. */
+  /** The document line the command starts on, for failure messages. */
   readonly line: number;
 }
 
+/** The project root: README.md and CONTRIBUTING.md are there, the other pages in docs/. */
+const ROOT = join(__dirname, '..', '..');
+
 /** The README, as the tests read it. */
-export const README = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+export const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+/** A document with its curl blocks: its path from the project root, and the blocks in its order. */
+export interface DocumentBlocks {
+  readonly path: string;
+  readonly blocks: ReadmeStep[][];
+}
 
 /**
- * Every ```sh block of the README that runs curl, in order, as steps. A comment line right after a command is
- * its promised answer when it starts like one (`{`, `< ` or `HTTP/`); other comments (prose, or the answers to
- * other inputs: "again: 400 ...") are not run. A `# ...` at the end of a command line promises its answer too.
+ * Every document a reader may copy a curl example from, with its curl blocks: the README first, then
+ * CONTRIBUTING.md and every page of docs/ in name order, so a page added to docs/ is read without being listed
+ * here. Documents without a curl block are left out.
+ */
+export function documentCurlBlocks(): DocumentBlocks[] {
+  const pages = readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`);
+  return ['README.md', 'CONTRIBUTING.md', ...pages]
+    .filter((path) => existsSync(join(ROOT, path)))
+    .map((path) => ({ path, blocks: curlBlocks(readFileSync(join(ROOT, path), 'utf8')) }))
+    .filter((document) => document.blocks.length > 0);
+}
+
+/**
+ * Every ```sh block of a document (the README unless told) that runs curl, in order, as steps. A comment line
+ * right after a command is its promised answer when it starts like one (`{`, `< ` or `HTTP/`); other comments
+ * (prose, or the answers to other inputs: "again: 400 ...") are not run. A `# ...` at the end of a command line
+ * promises its answer too.
  */
 export function curlBlocks(markdown = README): ReadmeStep[][] {
   const blocks: ReadmeStep[][] = [];
@@ -93,7 +119,7 @@ export function runCurl(command: string, directory: string): CurlOutput {
   };
 }
 
-/** A placeholder the README writes for a value only the run knows (`q9W...`, `Xk3...`), or an ISO timestamp. */
+/** A placeholder the docs write for a value only the run knows (`q9W...`, `Xk3...`), or an ISO timestamp. */
 function isPlaceholder(value: string): boolean {
   return /^[A-Za-z0-9]+\.\.\.$/.test(value) || /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value);
 }
