@@ -49,7 +49,7 @@ const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const BUILD_STAMP = join(ROOT, 'dist', '.bench-build-stamp');
 const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
 
-/** The service's default bcrypt cost (README, Configuration), used unless BCRYPT_ROUNDS says otherwise. */
+/** The service's default bcrypt cost (docs/operations.md, "Configuration"), used unless BCRYPT_ROUNDS says otherwise. */
 const DEFAULT_BCRYPT_ROUNDS = 12;
 /** The cheapest cost bcrypt allows: seeding needs accounts and sessions, not strong hashes. */
 const SEED_BCRYPT_ROUNDS = 4;

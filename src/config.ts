@@ -36,7 +36,7 @@ export interface WindowLimit {
   readonly durationSeconds: number;
 }
 
-/** The brute-force and spam limits (README, "Security"). `enabled: false` is RATE_LIMIT=off. */
+/** The brute-force and spam limits (docs/security.md). `enabled: false` is RATE_LIMIT=off. */
 export interface RateLimitConfig {
   readonly enabled: boolean;
   /** Consecutive failed logins of one email before the back-off starts. */
@@ -54,7 +54,7 @@ export interface RateLimitConfig {
   readonly memoryMaxKeys: number;
 }
 
-/** GraphQL limits (README, "Security"). */
+/** GraphQL limits (docs/security.md). */
 export interface GraphQLConfig {
   readonly introspection: boolean;
   /** Whether GET /graphql from a browser serves the GraphQL playground (GraphiQL). */

@@ -13,7 +13,7 @@ export function isCommonPassword(password: string): boolean {
   return common.has(password.toLowerCase());
 }
 
-/** How many passwords the list holds; the README and tests quote it. */
+/** How many passwords the list holds; docs/security.md and tests quote it. */
 export function commonPasswordCount(): number {
   return dictionary['passwords-common'].length;
 }

@@ -147,7 +147,7 @@ export async function openDatabase(config: Config, driverLog?: DriverLog): Promi
 
 /**
  * The ids of accounts the mailbox migration listed whose email is still the one it found: they get no mail until
- * an operator corrects them (README, "Account security"). An id whose email was changed since is no longer listed.
+ * an operator corrects them (docs/security.md, "Account security"). An id whose email was changed since is no longer listed.
  */
 export async function nonconformingEmailUserIds(orm: Orm): Promise<number[]> {
   const em = orm.em.fork();

@@ -5,7 +5,7 @@ import { EMAIL_MAX_LENGTH, User } from './user.entity';
 /**
  * An account the mailbox migration could not give a canonical email: its email is not one mailbox
  * (`x<victim@corp.example>`, a list, a comment) or is a lookalike of another account's. Its owner can still sign
- * in, but no mail is sent to it while `email` is still what the account holds (README, "Account security").
+ * in, but no mail is sent to it while `email` is still what the account holds (docs/security.md, "Account security").
  */
 @Entity({ tableName: 'nonconforming_emails' })
 export class NonconformingEmail {

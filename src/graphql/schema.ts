@@ -26,7 +26,7 @@ export function buildAuthSchema(resolver: AuthResolver | null): Promise<GraphQLS
   });
 }
 
-/** The SDL as committed in schema.graphql (declaration order, as the README documents it). */
+/** The SDL as committed in schema.graphql (declaration order, as docs/graphql.md documents it). */
 export function printAuthSchema(schema: GraphQLSchema): string {
   return SCHEMA_FILE_HEADER + printSchema(schema) + '\n';
 }

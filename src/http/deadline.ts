@@ -26,7 +26,7 @@ const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>();
  * The work already started is not cancelled (a stuck bcrypt or query finishes in the background and its late
  * reply is dropped); the client gets an answer it can act on, and the connection is free again. For a write the
  * outcome is then unknown to the client: it may have committed after all, so a retry can meet EMAIL_TAKEN or a
- * used reset token, which the README says.
+ * used reset token, which docs/graphql.md says (error codes).
  */
 export function registerDeadline(app: FastifyInstance, timeoutMs: number): void {
   app.addHook('onRequest', (request, reply, done) => {

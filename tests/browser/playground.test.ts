@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
 import { startServer, type ServerProcess } from '../helpers/server-process';
 
-/** Where screenshots go (git-ignored); docs/playground.png is a copy of a good one, for the README. */
+/** Where screenshots go (git-ignored); docs/playground.png is a copy of a good one, for docs/graphql.md. */
 const ARTIFACTS = join(__dirname, 'artifacts');
 
 const EMAIL = 'playground@example.com';

@@ -17,7 +17,7 @@ interface Nonconforming {
  * exactly as before (login looks accounts up by the canonical form). The rest are left untouched and listed in
  * `nonconforming_emails` with the reason: emails that are not one mailbox (`x<victim@corp.example>`, lists,
  * comments), and lookalikes of another account's address. Their owners can still sign in with the email as they
- * registered it, but no mail is sent to them until an operator corrects the row (the README's "Account security" says how).
+ * registered it, but no mail is sent to them until an operator corrects the row (docs/security.md, "Account security", says how).
  *
  * Written against today's rule on purpose: it runs once per database, and a fresh database has no rows for a later
  * rule to treat differently.
