@@ -1,6 +1,7 @@
 // Brute-force and spam limits (rate-limiter-flexible), keyed by client network and by account, for both transports.
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { IPv6 } from 'ipaddr.js';
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitConfig, WindowLimit } from '../config';
 import { AuthError, failRetryLater, succeed, type Failure, type Result } from '../errors';
@@ -18,33 +19,15 @@ const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60;
  */
 export function clientNetworkKey(ip: string): string {
   if (isIPv4(ip)) return ip;
-  const groups = isIPv6(ip) ? ipv6Groups(ip) : null;
-  if (groups === null) return `other:${ip}`;
-  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
-  if (mapped) {
-    const [high = 0, low = 0] = groups.slice(6);
-    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
-  }
-  return `${groups
+  // Node's own check decides what is an address (strictly: no spaces, no stray parts); ipaddr.js then reads it, with
+  // `::`, a dotted IPv4 tail and a zone id (dropped: it names the local interface, not the client) handled for us.
+  if (!isIPv6(ip) || !IPv6.isValid(ip)) return `other:${ip}`;
+  const address = IPv6.parse(ip);
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address().toString();
+  return `${address.parts
     .slice(0, 4)
-    .map((g) => g.toString(16))
+    .map((group) => group.toString(16))
     .join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of a valid IPv6 address (zone id dropped, `::` and a dotted IPv4 tail expanded). */
-function ipv6Groups(ip: string): number[] | null {
-  let address = ip.split('%')[0] ?? '';
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
-  if (dotted !== null) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    address = `${address.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = address.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
-  const groups = [...headGroups, ...zeros, ...tailGroups].map((g) => parseInt(g, 16));
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g)) ? groups : null;
 }
 
 /**
