@@ -1,7 +1,7 @@
 // Brute-force and spam limits (rate-limiter-flexible), keyed by client network and by account, for both transports.
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { IPv6 } from 'ipaddr.js';
+import ipaddr from 'ipaddr.js';
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitConfig, WindowLimit } from '../config';
 import { AuthError, failRetryLater, succeed, type Failure, type Result } from '../errors';
@@ -11,6 +11,9 @@ import { lookupEmail } from '../accounts';
 /** How long a run of failed logins is remembered after its first failure; then the count starts again. */
 const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60;
 
+/** The deprecated IPv4-compatible IPv6 form, `::` and a dotted IPv4 address, as ipaddr.js recognises it. */
+const IPV4_COMPATIBLE = /^::\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
 /**
  * The key a client address is counted under. IPv6 is counted per /64, the smallest block one subscriber is
  * usually given: per address, one attacker would have 2^64 fresh keys. IPv4-mapped IPv6 (`::ffff:1.2.3.4`, as a
@@ -19,11 +22,16 @@ const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60;
  */
 export function clientNetworkKey(ip: string): string {
   if (isIPv4(ip)) return ip;
-  // Node's own check decides what is an address (strictly: no spaces, no stray parts); ipaddr.js then reads it, with
-  // `::`, a dotted IPv4 tail and a zone id (dropped: it names the local interface, not the client) handled for us.
-  if (!isIPv6(ip) || !IPv6.isValid(ip)) return `other:${ip}`;
-  const address = IPv6.parse(ip);
-  if (address.isIPv4MappedAddress()) return address.toIPv4Address().toString();
+  // node:net decides what is an address, as it does for the socket; ipaddr.js (which proxy-addr already uses on the
+  // same addresses) reads the groups, `::` and a dotted IPv4 tail. The zone id is cut off first: node takes any
+  // (`%eth0.100`, a VLAN), ipaddr.js only letters and digits, and it names an interface, not a network.
+  if (!isIPv6(ip)) return `other:${ip}`;
+  const zone = ip.indexOf('%');
+  const text = zone === -1 ? ip : ip.slice(0, zone);
+  const address = ipaddr.IPv6.parse(text);
+  // ipaddr.js reads the deprecated IPv4-compatible form `::a.b.c.d` (RFC 4291 2.5.5.1) as `::ffff:a.b.c.d`; no
+  // socket reports an IPv4 peer that way, so it stays an address of ::/64, keyed with ::1 as before.
+  if (address.isIPv4MappedAddress() && !IPV4_COMPATIBLE.test(text)) return address.toIPv4Address().toString();
   return `${address.parts
     .slice(0, 4)
     .map((group) => group.toString(16))
