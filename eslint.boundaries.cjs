@@ -28,114 +28,69 @@ const TRANSPORTS = [
   },
 ];
 
+/** The modules below the use cases, which the transports may not reach (all but operations/ and the leaf shared/). */
+const DOMAIN = MODULES.filter((m) => m !== 'operations' && m !== 'shared');
+
+/** One layer's rule: `files` may not import anything matching `patterns`. */
+function layer(files, patterns) {
+  return { files, rules: { 'no-restricted-imports': ['error', { patterns }] } };
+}
+
 /** One rule per layer. Later blocks would replace earlier ones for the same file, so the layers' globs are disjoint. */
 module.exports = [
-  {
-    // Domain modules (and the entities and migrations beneath them): never a transport, a framework, the use cases
-    // above them, the root, or another module's files.
-    files: [
-      `src/{${MODULES.filter((m) => m !== 'operations' && m !== 'shared').join(',')}}/**/*.ts`,
-      'src/entities/**/*.ts',
-      'src/migrations/**/*.ts',
+  // Domain modules (and the entities and migrations beneath them): never a transport, a framework, the use cases
+  // above them, the root, or another module's files.
+  layer(
+    [`src/{${DOMAIN.join(',')}}/**/*.ts`, 'src/entities/**/*.ts', 'src/migrations/**/*.ts'],
+    [
+      INTERNALS,
+      ROOT,
+      ...TRANSPORTS,
+      {
+        regex: '^(\\.\\./)+operations(/|$)',
+        message: 'domain modules are called by the use cases (operations/), never the other way',
+      },
     ],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            INTERNALS,
-            ROOT,
-            ...TRANSPORTS,
-            {
-              regex: '^(\\.\\./)+operations(/|$)',
-              message: 'domain modules are called by the use cases (operations/), never the other way',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The kernel every layer may import (transports too): it must stay a leaf, importing no module of ours but the
-    // error catalogue and config, so importing it can never pull a module in.
-    files: ['src/shared/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...TRANSPORTS,
-            {
-              regex: '^\\.\\./(?!errors$|config$)',
-              message: 'shared/ is a leaf: it imports only ../errors and ../config',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The use cases: any module through its index, never a transport or a framework.
-    files: ['src/operations/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [INTERNALS, ROOT, ...TRANSPORTS] }],
-    },
-  },
-  {
-    // The transports: one door (operations/) and the leaves (config, errors, shared), never a domain module,
-    // an entity or the ORM directly.
-    files: ['src/http/**/*.ts', 'src/graphql/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            INTERNALS,
-            ROOT,
-            {
-              regex: '^(\\.\\./)+(accounts|sessions|abuse|audit|mail|database|entities|migrations)(/|$)',
-              message:
-                'a transport calls the use cases (../operations) only, never a domain module or an entity',
-            },
-            {
-              regex: '^@mikro-orm/',
-              message: 'a transport never touches the database: go through ../operations',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The leaves anyone may import: they import no module of ours at all.
-    files: ['src/config.ts', 'src/errors.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { regex: '^\\.', message: 'config.ts and errors.ts are leaves: they import nothing of ours' },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The composition root and the entry points may wire anything, but still only through modules' index.ts.
-    files: ['src/app.ts', 'src/main.ts', 'src/migrate.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            INTERNALS,
-            {
-              regex: '^\\./(main|migrate)$',
-              message: 'nothing imports an entry point (main.ts, migrate.ts)',
-            },
-          ],
-        },
-      ],
-    },
-  },
+  ),
+  // The kernel every layer may import (transports too): it must stay a leaf, importing no module of ours but the
+  // error catalogue and config, so importing it can never pull a module in.
+  layer(
+    ['src/shared/**/*.ts'],
+    [
+      ...TRANSPORTS,
+      {
+        regex: '^\\.\\./(?!errors$|config$)',
+        message: 'shared/ is a leaf: it imports only ../errors and ../config',
+      },
+    ],
+  ),
+  // The use cases: any module through its index, never a transport or a framework.
+  layer(['src/operations/**/*.ts'], [INTERNALS, ROOT, ...TRANSPORTS]),
+  // The transports: one door (operations/) and the leaves (config, errors, shared), never a domain module, an
+  // entity or the ORM directly.
+  layer(
+    ['src/http/**/*.ts', 'src/graphql/**/*.ts'],
+    [
+      INTERNALS,
+      ROOT,
+      {
+        regex: `^(\\.\\./)+(${[...DOMAIN, 'entities', 'migrations'].join('|')})(/|$)`,
+        message: 'a transport calls the use cases (../operations) only, never a domain module or an entity',
+      },
+      { regex: '^@mikro-orm/', message: 'a transport never touches the database: go through ../operations' },
+    ],
+  ),
+  // The leaves anyone may import: they import no module of ours at all.
+  layer(
+    ['src/config.ts', 'src/errors.ts'],
+    [{ regex: '^\\.', message: 'config.ts and errors.ts are leaves: they import nothing of ours' }],
+  ),
+  // The composition root and the entry points may wire anything, but still only through modules' index.ts.
+  layer(
+    ['src/app.ts', 'src/main.ts', 'src/migrate.ts'],
+    [
+      INTERNALS,
+      { regex: '^\\./(main|migrate)$', message: 'nothing imports an entry point (main.ts, migrate.ts)' },
+    ],
+  ),
 ];

@@ -28,12 +28,10 @@ import { registerSecurity } from './http/security';
 import { closeGracefully, createServer, logDestination, type LogDestination } from './http/server';
 import { HttpSessions } from './http/session-hook';
 import { Shutdown } from './http/shutdown';
-import { MailOutbox, removeFailedMailBefore, SmtpMailer } from './mail';
+import { MailOutbox, removeFailedMailOlderThan, SmtpMailer } from './mail';
 import { AuthOperations } from './operations';
 import { SessionService, SessionStore } from './sessions';
 import { BackgroundWork, systemClock, type Clock, type Logger } from './shared';
-
-const MS_PER_DAY = 24 * 60 * 60 * 1000;
 
 /** Things the composition root lets a caller replace: the clock (tests move time) and the log destination. */
 export interface AppOptions {
@@ -175,10 +173,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         },
         {
           name: 'failedMails',
-          removeExpired: (batch) => {
-            const cutoff = clock.now().getTime() - config.mail.failedRetentionDays * MS_PER_DAY;
-            return removeFailedMailBefore(orm.em, new Date(cutoff), batch);
-          },
+          removeExpired: (batch) =>
+            removeFailedMailOlderThan(orm.em, config.mail.failedRetentionDays, clock.now(), batch),
         },
       ],
       log,

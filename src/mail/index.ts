@@ -10,7 +10,7 @@ export {
 export { MailOutbox, OUTBOX_LEASE_MS, type MailOutboxOptions } from './outbox';
 export {
   enqueueMail,
-  removeFailedMailBefore,
+  removeFailedMailOlderThan,
   type OutboxCounts,
   type OutgoingMail,
 } from './outbox.repository';

@@ -5,6 +5,8 @@ import { OutboxMail } from '../entities/outbox-mail.entity';
 import { drain } from '../shared';
 import type { MailMessage } from './mailer';
 
+const MS_PER_DAY = 24 * 60 * 60 * 1000;
+
 /** A mail to write to the outbox: what it is, the message, and when sending it stops making sense. */
 export interface OutgoingMail {
   /** `reset`, `reset notice` or `change notice`: named in logs and in the table, never sent. */
@@ -132,11 +134,16 @@ export async function enqueueMail(tx: SqlEntityManager, mail: OutgoingMail | nul
   if (mail !== null) await new OutboxRepository(tx).enqueue(mail, now);
 }
 
-/** Removes mail given up on before `cutoff`, `batchSize` rows per statement; returns how many. */
-export function removeFailedMailBefore(
+/**
+ * Removes mail given up on more than `retentionDays` before `now`, `batchSize` rows per statement; returns how many.
+ * Such rows hold no text any more, only who the mail was for and why it failed.
+ */
+export function removeFailedMailOlderThan(
   em: SqlEntityManager,
-  cutoff: Date,
+  retentionDays: number,
+  now: Date,
   batchSize: number,
 ): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionDays * MS_PER_DAY);
   return drain(() => new OutboxRepository(em.fork()).deleteFailedBefore(cutoff, batchSize), batchSize);
 }

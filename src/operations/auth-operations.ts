@@ -99,10 +99,8 @@ export class AuthOperations {
 
   /** registerUser, after the per-client registration limit. */
   async register(caller: Caller, email: string, password: string): Promise<Result<PublicUser>> {
-    const refusal = this.tallied(caller, 'REGISTER', await this.limits.startRegistration(caller.ip), {
-      email,
-    });
-    if (refusal !== null) return refusal;
+    const refusal = await this.limits.startRegistration(caller.ip);
+    if (refusal !== null) return this.tallied(caller, 'REGISTER', refusal, { email });
     const registered = await this.accounts.register(email, password);
     if (!registered.ok) return registered;
     const user = registered.value;
@@ -172,9 +170,8 @@ export class AuthOperations {
     // SERVICE_BUSY while the background work is full (a stalled database): checked before the limits too, so a
     // client told to come back later has not spent its reset budget on being told so.
     if (byEmail && this.backgroundFull()) return failRetryLater('SERVICE_BUSY', BACKGROUND_FULL_RETRY_MS);
-    const limited = await this.limits.startResetRequest(caller.ip, email);
-    const refusal = this.tallied(caller, 'RESET_REQUEST', limited, { email });
-    if (refusal !== null) return refusal;
+    const refusal = await this.limits.startResetRequest(caller.ip, email);
+    if (refusal !== null) return this.tallied(caller, 'RESET_REQUEST', refusal, { email });
     if (!byEmail) return this.issueResetInAnswer(caller, email);
     const parsed = parseEmail(email);
     if (!parsed.ok) return parsed;
@@ -331,29 +328,16 @@ export class AuthOperations {
   }
 
   /**
-   * Tallies a limit's refusal (RATE_LIMITED, with what was limited) and hands it back; null passes through.
-   * Tallying is synchronous and in memory, so a refusal stays as cheap as refusing should be (see
-   * SecurityLog.refused).
+   * Tallies a limit's refusal (RATE_LIMITED, with what was limited) and hands it back. Tallying is synchronous and
+   * in memory, so a refusal stays as cheap as refusing should be (see SecurityLog.refused).
    */
   private tallied(
     caller: Caller,
     what: string,
     refusal: Failure,
     subject: { email: string; userId?: number },
-  ): Failure;
-  private tallied(
-    caller: Caller,
-    what: string,
-    refusal: Failure | null,
-    subject: { email: string; userId?: number },
-  ): Failure | null;
-  private tallied(
-    caller: Caller,
-    what: string,
-    refusal: Failure | null,
-    subject: { email: string; userId?: number },
-  ): Failure | null {
-    if (refusal?.code === 'RATE_LIMITED') {
+  ): Failure {
+    if (refusal.code === 'RATE_LIMITED') {
       this.securityLog.refused(caller, what, { email: subject.email, userId: subject.userId ?? null });
     }
     return refusal;
